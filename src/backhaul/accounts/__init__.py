@@ -1,0 +1,1 @@
+"""Accounts: users, API keys, sign-in and the scopes that bound what each principal sees."""

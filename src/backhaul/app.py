@@ -1,0 +1,65 @@
+"""The FastAPI application: routers, middleware, error rendering, health and static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from backhaul import __version__
+from backhaul.accounts import api as accounts_api
+from backhaul.catalog import api as catalog_api
+from backhaul.kit import audit_api
+from backhaul.kit.errors import DomainError
+from backhaul.kit.http import RequestIdMiddleware, install_error_handlers
+from backhaul.kit.signing import session_secret
+from backhaul.settings import get_settings
+from backhaul.web import auth_pages, catalog_pages, home
+from backhaul.web.common import LoginRequired, render
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app() -> FastAPI:
+    """Build the application from the current settings."""
+    settings = get_settings()
+    app = FastAPI(
+        title="Backhaul",
+        version=__version__,
+        summary="Returns, repair and refurbishment of connected hardware, serial by serial.",
+        max_body_size=settings.max_body_bytes,
+    )
+    install_error_handlers(app)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, error: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={error.next_path}", status_code=303)
+
+    # Page errors keep the page look; API errors stay problem+json (see install_error_handlers).
+    api_domain_handler = app.exception_handlers[DomainError]
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, error: DomainError) -> Response:
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+                "accept", ""):
+            return await api_domain_handler(request, error)
+        page: HTMLResponse = render(request, "error.html", status=error.status, error=error)
+        return page
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    for router in (catalog_api.router, accounts_api.router, audit_api.router,
+                   auth_pages.router, home.router, catalog_pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SessionMiddleware, secret_key=session_secret(),
+                       session_cookie="backhaul_session", same_site="lax",
+                       https_only=settings.secure_cookies, max_age=12 * 3600)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Catalog: brands, products and sites (later firmware, test plans, reason and fault codes)."""

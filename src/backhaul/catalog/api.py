@@ -1,0 +1,109 @@
+"""Catalog over HTTP: brands, products and sites."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from backhaul.accounts.deps import CurrentActor
+from backhaul.catalog import service
+from backhaul.catalog.models import SiteKind
+from backhaul.catalog.schemas import (
+    BrandIn,
+    BrandOut,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+    SiteIn,
+    SiteOut,
+    SitePatch,
+)
+from backhaul.kit.audit_api import register_scope_check
+from backhaul.kit.http import DbSession, IfMatch, etag
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+register_scope_check("product", service.get_product)
+register_scope_check("site", service.get_site)
+register_scope_check("brand", service.get_brand)
+ShortText = Annotated[str | None, Query(max_length=80)]
+
+
+@router.get("/brands", response_model=list[BrandOut])
+def list_brands(session: DbSession, actor: CurrentActor) -> list[BrandOut]:
+    """Brands you may see."""
+    return [BrandOut.model_validate(b) for b in service.list_brands(session, actor)]
+
+
+@router.post("/brands", response_model=BrandOut, status_code=status.HTTP_201_CREATED)
+def create_brand(data: BrandIn, session: DbSession, actor: CurrentActor) -> BrandOut:
+    """Add a brand (a 3PL installation serves several)."""
+    return BrandOut.model_validate(service.create_brand(session, actor, data))
+
+
+@router.get("/products", response_model=list[ProductOut])
+def list_products(session: DbSession, actor: CurrentActor, brand: ShortText = None,
+                  family: ShortText = None) -> list[ProductOut]:
+    """Products you may see, optionally by brand code or family."""
+    products = service.list_products(session, actor, brand=brand, family=family)
+    return [ProductOut.model_validate(p) for p in products]
+
+
+@router.post("/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED)
+def create_product(data: ProductIn, session: DbSession, actor: CurrentActor,
+                   response: Response) -> ProductOut:
+    """Add a product; `brand` may be left out while there is a single brand."""
+    product = service.create_product(session, actor, data)
+    etag(response, product.version)
+    return ProductOut.model_validate(product)
+
+
+@router.get("/products/{sku}", response_model=ProductOut)
+def get_product(sku: str, session: DbSession, actor: CurrentActor,
+                response: Response) -> ProductOut:
+    """One product."""
+    product = service.get_product(session, actor, sku)
+    etag(response, product.version)
+    return ProductOut.model_validate(product)
+
+
+@router.patch("/products/{sku}", response_model=ProductOut)
+def update_product(sku: str, patch: ProductPatch, session: DbSession, actor: CurrentActor,
+                   if_match: IfMatch, response: Response) -> ProductOut:
+    """Change a product; send `If-Match` with the version you read to avoid lost updates."""
+    product = service.update_product(session, actor, sku, patch, if_match)
+    etag(response, product.version)
+    return ProductOut.model_validate(product)
+
+
+@router.get("/sites", response_model=list[SiteOut])
+def list_sites(session: DbSession, actor: CurrentActor,
+               kind: SiteKind | None = None) -> list[SiteOut]:
+    """Sites you may see, optionally of one kind."""
+    return [SiteOut.model_validate(s) for s in service.list_sites(session, actor, kind=kind)]
+
+
+@router.post("/sites", response_model=SiteOut, status_code=status.HTTP_201_CREATED)
+def create_site(data: SiteIn, session: DbSession, actor: CurrentActor,
+                response: Response) -> SiteOut:
+    """Add a hub, repair partner or recycler."""
+    site = service.create_site(session, actor, data)
+    etag(response, site.version)
+    return SiteOut.model_validate(site)
+
+
+@router.get("/sites/{code}", response_model=SiteOut)
+def get_site(code: str, session: DbSession, actor: CurrentActor, response: Response) -> SiteOut:
+    """One site."""
+    site = service.get_site(session, actor, code)
+    etag(response, site.version)
+    return SiteOut.model_validate(site)
+
+
+@router.patch("/sites/{code}", response_model=SiteOut)
+def update_site(code: str, patch: SitePatch, session: DbSession, actor: CurrentActor,
+                if_match: IfMatch, response: Response) -> SiteOut:
+    """Change a site; send `If-Match` with the version you read to avoid lost updates."""
+    site = service.update_site(session, actor, code, patch, if_match)
+    etag(response, site.version)
+    return SiteOut.model_validate(site)

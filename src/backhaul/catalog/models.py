@@ -1,0 +1,130 @@
+"""Catalog tables: brands, products and sites."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backhaul.db import Base, UTCDateTime, utcnow
+from backhaul.kit.visibility import Scoped
+
+
+class Regulated(enum.StrEnum):
+    """Regulated product classes: these need purge-level wipes verified by a second person."""
+
+    none = "none"
+    health = "health"
+    biometric = "biometric"
+    children = "children"
+
+
+class Battery(enum.StrEnum):
+    """Battery chemistry, which decides hazard handling and air-shipping rules."""
+
+    none = "none"
+    li_ion = "li_ion"
+    li_metal = "li_metal"
+    other = "other"
+
+
+class SiteKind(enum.StrEnum):
+    """What a site does: process returns, repair for us, or recycle."""
+
+    hub = "hub"
+    repair_partner = "repair_partner"
+    recycler = "recycler"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, validate_strings=True, length=20)
+
+
+class Brand(Scoped, Base):
+    """A brand whose products, units and cases are kept apart from every other brand's."""
+
+    __tablename__ = "brands"
+    brand_scope = "id"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {"code": self.code, "name": self.name}
+
+
+class Product(Scoped, Base):
+    """A product model (SKU) of a brand, with what handling it needs."""
+
+    __tablename__ = "products"
+    brand_scope = "brand_id"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(80))
+    serial_pattern: Mapped[str] = mapped_column(String(200))
+    regulated: Mapped[Regulated] = mapped_column(_enum(Regulated, "regulated"))
+    battery: Mapped[Battery] = mapped_column(_enum(Battery, "battery"))
+    weight_g: Mapped[int] = mapped_column(Integer)
+    msrp: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    hs_code: Mapped[str] = mapped_column(String(12))
+    warranty_months: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    brand: Mapped[Brand] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "brand": self.brand.code, "sku": self.sku, "name": self.name, "family": self.family,
+            "category": self.category, "serial_pattern": self.serial_pattern,
+            "regulated": self.regulated.value, "battery": self.battery.value,
+            "weight_g": self.weight_g, "msrp": str(self.msrp), "currency": self.currency,
+            "hs_code": self.hs_code, "warranty_months": self.warranty_months,
+        }
+
+
+class Site(Scoped, Base):
+    """A place that handles units: our hubs, repair partners and recyclers."""
+
+    __tablename__ = "sites"
+    site_scope = "id"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[SiteKind] = mapped_column(_enum(SiteKind, "site_kind"))
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    labour_rate: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "code": self.code, "name": self.name, "region": self.region,
+            "timezone": self.timezone, "kind": self.kind.value,
+            "capabilities": list(self.capabilities), "labour_rate": str(self.labour_rate),
+            "currency": self.currency,
+        }

@@ -1,0 +1,190 @@
+"""Catalog use cases: create, change and read brands, products and sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backhaul.catalog.models import Brand, Product, Site
+from backhaul.catalog.schemas import BrandIn, ProductIn, ProductPatch, SiteIn, SitePatch
+from backhaul.kit.auth import Actor
+from backhaul.kit.changes import record_change
+from backhaul.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from backhaul.kit.visibility import visible
+
+DEFAULT_BRAND_CODE = "default"
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """Refuse a change made against a version that is no longer current (`If-Match`)."""
+    if expected is not None and expected != current:
+        raise StaleVersion(
+            f"the object is at version {current}, not {expected}; reload it and try again",
+            current_version=current,
+        )
+
+
+# --- brands ------------------------------------------------------------------------------
+
+
+def list_brands(session: Session, actor: Actor) -> list[Brand]:
+    """Brands the actor may see."""
+    actor.require("catalog.read")
+    return list(session.scalars(visible(actor, select(Brand), Brand).order_by(Brand.code)))
+
+
+def get_brand(session: Session, actor: Actor, code: str) -> Brand:
+    """One brand by code, or NotFound when it does not exist or is out of scope."""
+    actor.require("catalog.read")
+    brand = session.scalars(
+        visible(actor, select(Brand), Brand).where(Brand.code == code.lower())
+    ).first()
+    if brand is None:
+        raise NotFound(f"no brand '{code}'")
+    return brand
+
+
+def create_brand(session: Session, actor: Actor, data: BrandIn) -> Brand:
+    """Add a brand."""
+    actor.require("brands.write")
+    if session.scalar(select(Brand.id).where(Brand.code == data.code)) is not None:
+        raise Conflict(f"brand '{data.code}' already exists", field="code")
+    brand = Brand(code=data.code, name=data.name)
+    session.add(brand)
+    session.flush()
+    record_change(session, actor, "brand.created", "brand", brand.code, None, brand.snapshot())
+    return brand
+
+
+def ensure_default_brand(session: Session, actor: Actor) -> Brand:
+    """The brand products fall into when an installation has only one (made by `db upgrade`)."""
+    brand = session.scalars(select(Brand).where(Brand.code == DEFAULT_BRAND_CODE)).first()
+    if brand is None and session.scalar(select(func.count()).select_from(Brand)) == 0:
+        brand = create_brand(session, actor, BrandIn(code=DEFAULT_BRAND_CODE, name="Default brand"))
+    return brand or session.scalars(select(Brand).order_by(Brand.id)).one()
+
+
+def _resolve_brand(session: Session, actor: Actor, code: str | None) -> Brand:
+    if code is not None:
+        try:
+            return get_brand(session, actor, code)
+        except NotFound:
+            raise ValidationFailed(f"no brand '{code}'", field="brand") from None
+    brands = list_brands(session, actor)
+    if len(brands) != 1:
+        raise ValidationFailed(
+            "this installation serves several brands: say which one", field="brand"
+        )
+    return brands[0]
+
+
+# --- products ----------------------------------------------------------------------------
+
+
+def list_products(
+    session: Session, actor: Actor, *, brand: str | None = None, family: str | None = None
+) -> list[Product]:
+    """Products the actor may see, optionally filtered by brand code or family."""
+    actor.require("catalog.read")
+    statement = visible(actor, select(Product), Product).order_by(Product.sku)
+    if brand:
+        statement = statement.join(Brand).where(Brand.code == brand.lower())
+    if family:
+        statement = statement.where(Product.family == family)
+    return list(session.scalars(statement))
+
+
+def get_product(session: Session, actor: Actor, sku: str) -> Product:
+    """One product by SKU, or NotFound when it does not exist or is out of scope."""
+    actor.require("catalog.read")
+    product = session.scalars(
+        visible(actor, select(Product), Product).where(Product.sku == sku.strip().upper())
+    ).first()
+    if product is None:
+        raise NotFound(f"no product with SKU '{sku}'")
+    return product
+
+
+def create_product(session: Session, actor: Actor, data: ProductIn) -> Product:
+    """Add a product to a brand's catalog."""
+    actor.require("catalog.write")
+    brand = _resolve_brand(session, actor, data.brand)
+    if session.scalar(select(Product.id).where(Product.sku == data.sku)) is not None:
+        raise Conflict(f"a product with SKU '{data.sku}' already exists", field="sku")
+    product = Product(brand=brand, **data.model_dump(exclude={"brand"}))
+    session.add(product)
+    session.flush()
+    record_change(session, actor, "product.created", "product", product.sku, None,
+                  product.snapshot())
+    return product
+
+
+def _apply(obj: Any, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(obj, name, value)
+
+
+def update_product(
+    session: Session, actor: Actor, sku: str, patch: ProductPatch, if_match: int | None = None
+) -> Product:
+    """Change a product's fields; `if_match` guards against overwriting someone else's change."""
+    product = get_product(session, actor, sku)
+    actor.require("catalog.write")
+    check_version(product.version, if_match)
+    before = product.snapshot()
+    _apply(product, patch.model_dump(exclude_unset=True, exclude_none=True))
+    session.flush()
+    record_change(session, actor, "product.updated", "product", product.sku, before,
+                  product.snapshot())
+    return product
+
+
+# --- sites -------------------------------------------------------------------------------
+
+
+def list_sites(session: Session, actor: Actor, *, kind: str | None = None) -> list[Site]:
+    """Sites the actor may see, optionally of one kind."""
+    actor.require("catalog.read")
+    statement = visible(actor, select(Site), Site).order_by(Site.code)
+    if kind:
+        statement = statement.where(Site.kind == kind)
+    return list(session.scalars(statement))
+
+
+def get_site(session: Session, actor: Actor, code: str) -> Site:
+    """One site by code, or NotFound when it does not exist or is out of scope."""
+    actor.require("catalog.read")
+    site = session.scalars(
+        visible(actor, select(Site), Site).where(Site.code == code.strip().upper())
+    ).first()
+    if site is None:
+        raise NotFound(f"no site '{code}'")
+    return site
+
+
+def create_site(session: Session, actor: Actor, data: SiteIn) -> Site:
+    """Add a hub, repair partner or recycler."""
+    actor.require("catalog.write")
+    if session.scalar(select(Site.id).where(Site.code == data.code)) is not None:
+        raise Conflict(f"site '{data.code}' already exists", field="code")
+    site = Site(**data.model_dump())
+    session.add(site)
+    session.flush()
+    record_change(session, actor, "site.created", "site", site.code, None, site.snapshot())
+    return site
+
+
+def update_site(
+    session: Session, actor: Actor, code: str, patch: SitePatch, if_match: int | None = None
+) -> Site:
+    """Change a site's fields."""
+    site = get_site(session, actor, code)
+    actor.require("catalog.write")
+    check_version(site.version, if_match)
+    before = site.snapshot()
+    _apply(site, patch.model_dump(exclude_unset=True, exclude_none=True))
+    session.flush()
+    record_change(session, actor, "site.updated", "site", site.code, before, site.snapshot())
+    return site

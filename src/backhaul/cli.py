@@ -1,0 +1,419 @@
+"""The `backhaul` command: serve, migrate, load the demo, manage catalog, users, keys and audit."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from backhaul.kit.auth import Actor, Role, cli_actor
+from backhaul.kit.errors import DomainError
+
+app = typer.Typer(help="Backhaul: returns, repair and refurbishment of connected hardware.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (tokens for machines and stations).", no_args_is_help=True)
+users_app = typer.Typer(help="People who sign in to the pages.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+brands_app = typer.Typer(help="Brands (an installation may serve several).", no_args_is_help=True)
+products_app = typer.Typer(help="Products in the catalog.", no_args_is_help=True)
+sites_app = typer.Typer(help="Hubs, repair partners and recyclers.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (keys_app, "keys"), (users_app, "users"), (audit_app, "audit"),
+                  (brands_app, "brands"), (products_app, "products"), (sites_app, "sites")):
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+M = TypeVar("M", bound=BaseModel)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _transaction(write: bool = True) -> Iterator[tuple[Session, Actor]]:
+    """One transaction per command, acting as the operator at the shell; errors become messages."""
+    from backhaul.db import session_scope
+
+    actor = cli_actor(os.environ.get("USER") or getpass.getuser() or "cli")
+    try:
+        with session_scope(write=write) as session:
+            yield session, actor
+    except DomainError as error:
+        where = f"{error.field}: " if error.field else ""
+        _fail(f"{where}{error.detail}")
+
+
+def _parse(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
+        _fail(problems)
+
+
+def _pairs(assignments: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(f"--set takes FIELD=VALUE, got '{item}'")
+        values[name.strip()] = json.loads(value) if value.startswith("[") else value
+    return values
+
+
+def progress_bar(description: str, total: int | None) -> Progress:
+    """The progress bar every long command shows."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False,
+                    disable=not err.is_terminal and total is None)
+
+
+# --- serve and db ------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema and make sure a default brand exists."""
+    from backhaul.catalog.service import ensure_default_brand
+    from backhaul.migrate import upgrade
+
+    upgrade()
+    with _transaction() as (session, actor):
+        ensure_default_brand(session, actor)
+    out.print("database is up to date")
+
+
+def _checkpoint_loop(stop: threading.Event, every: float) -> None:
+    from backhaul.db import session_scope
+    from backhaul.kit import audit
+
+    while not stop.wait(every):
+        try:
+            with session_scope() as session:
+                audit.checkpoint(session)
+        except Exception as error:  # noqa: BLE001 - a missed checkpoint is retried next round
+            err.print(f"[yellow]audit checkpoint skipped:[/] {error}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Do not migrate first")] = False,
+    checkpoint_seconds: Annotated[float, typer.Option(
+        help="Sign an audit checkpoint this often (0: never)")] = 60.0,
+) -> None:
+    """Serve the API and the pages."""
+    import uvicorn
+
+    if not no_migrate:
+        db_upgrade()
+    stop = threading.Event()
+    if checkpoint_seconds > 0:
+        threading.Thread(target=_checkpoint_loop, args=(stop, checkpoint_seconds),
+                         daemon=True).start()
+    try:
+        uvicorn.run("backhaul.app:create_app", factory=True, host=host, port=port,
+                    log_level="info", access_log=False)
+    finally:
+        stop.set()
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same world")] = 7,
+    units: Annotated[int, typer.Option(help="Sold units to create", min=0)] = 40_000,
+) -> None:
+    """Load the demo world (idempotent): a brand, products, hubs, users and sold units."""
+    from backhaul.demo.world import DEMO_PASSWORD, load_demo
+
+    with _transaction() as (session, actor):
+        with progress_bar("sold units", units) as bar:
+            task = bar.add_task("sold units", total=units)
+            report = load_demo(session, actor, seed=seed, units=units,
+                               progress=lambda n: bar.advance(task, n))
+    if report.already_loaded:
+        out.print("The demo world was already loaded; nothing changed.")
+    else:
+        out.print(f"Demo world loaded: {report.products} products, {report.sites} sites, "
+                  f"{report.units:,} sold units.")
+    table = Table("user", "role", "password", title="Demo logins")
+    for username, role in report.logins:
+        table.add_row(username, role, DEMO_PASSWORD)
+    out.print(table)
+
+
+# --- keys and users ----------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="Role the key acts with")],
+    site: Annotated[list[str] | None, typer.Option(help="Limit to this site code (repeatable)")] = None,
+    brand: Annotated[list[str] | None, typer.Option(help="Limit to this brand code (repeatable)")] = None,
+    name: Annotated[str, typer.Option(help="What the key is for")] = "API key",
+) -> None:
+    """Create an API key and print its token, alone, on standard output (it is shown once)."""
+    from backhaul.accounts.schemas import ApiKeyIn
+    from backhaul.accounts.service import create_api_key
+
+    data = _parse(ApiKeyIn, {"name": name, "role": role, "sites": site or [],
+                             "brands": brand or []})
+    with _transaction() as (session, actor):
+        key, token = create_api_key(session, actor, data)
+    err.print(f"key {key.prefix} created with role {role.value}; keep the token safe")
+    sys.stdout.write(token + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix")]) -> None:
+    """Revoke an API key for good."""
+    from backhaul.accounts.service import revoke_api_key
+
+    with _transaction() as (session, actor):
+        revoke_api_key(session, actor, prefix)
+    out.print(f"key {prefix} revoked")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Sign-in name")],
+    role: Annotated[Role, typer.Option(help="Role")],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="Limit to this site (repeatable)")] = None,
+    brand: Annotated[list[str] | None, typer.Option(help="Limit to this brand (repeatable)")] = None,
+    password: Annotated[str | None, typer.Option(
+        help="Password (prompted when left out; or set BACKHAUL_NEW_PASSWORD)")] = None,
+) -> None:
+    """Add a person who signs in to the pages."""
+    from backhaul.accounts.schemas import UserIn
+    from backhaul.accounts.service import create_user
+
+    password = password or os.environ.get("BACKHAUL_NEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    data = _parse(UserIn, {"username": username, "display_name": name or username,
+                           "email": email, "role": role, "password": password,
+                           "sites": site or [], "brands": brand or []})
+    with _transaction() as (session, actor):
+        user = create_user(session, actor, data)
+    out.print(f"user {user.username} created with role {user.role.value}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and key service users."""
+    from backhaul.accounts.service import list_users
+
+    with _transaction(write=False) as (session, actor):
+        table = Table("username", "name", "role", "brands", "sites", "kind")
+        for user in list_users(session, actor):
+            snap = user.snapshot()
+            table.add_row(user.username, user.display_name, user.role.value,
+                          ", ".join(snap["brands"]) or "all",  # type: ignore[arg-type]
+                          ", ".join(snap["sites"]) or "all",  # type: ignore[arg-type]
+                          "key" if user.is_service else "person")
+    out.print(table)
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every chain and signed checkpoint; exit 1 naming the first bad record and why."""
+    from backhaul.kit import audit
+
+    with _transaction(write=False) as (session, _actor):
+        total = audit.count_records(session)
+        with progress_bar("verifying", total) as bar:
+            task = bar.add_task("verifying audit records", total=total)
+            report = audit.verify(session, progress=lambda n: bar.advance(task, n))
+    if report.finding is not None:
+        err.print(f"[bold red]audit trail NOT intact[/]: {report.finding}")
+        raise typer.Exit(1)
+    out.print(f"audit trail intact: {report.records:,} records in {report.streams:,} chains, "
+              f"{report.checkpoints} signed checkpoints"
+              + (f", {report.unsigned_tail:,} records newer than the last checkpoint"
+                 if report.unsigned_tail else ""))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint over every audit record written since the last one."""
+    from backhaul.kit import audit
+
+    with _transaction() as (session, _actor):
+        cp = audit.checkpoint(session)
+    if cp is None:
+        out.print("nothing new to sign")
+    else:
+        out.print(f"checkpoint {cp.seq} signed: {cp.record_count:,} records up to #{cp.last_record_id}")
+
+
+# --- catalog -----------------------------------------------------------------------------
+
+
+def _print_rows(rows: list[BaseModel], columns: list[str]) -> None:
+    table = Table(*columns)
+    for row in rows:
+        data = row.model_dump(mode="json")
+        table.add_row(*(", ".join(data[c]) if isinstance(data[c], list) else str(data[c])
+                        for c in columns))
+    out.print(table)
+
+
+@brands_app.command("create")
+def brands_create(code: Annotated[str, typer.Option(help="Short code, e.g. lumen")],
+                  name: Annotated[str, typer.Option(help="Display name")]) -> None:
+    """Add a brand."""
+    from backhaul.catalog.schemas import BrandIn
+    from backhaul.catalog.service import create_brand
+
+    data = _parse(BrandIn, {"code": code, "name": name})
+    with _transaction() as (session, actor):
+        create_brand(session, actor, data)
+    out.print(f"brand {data.code} created")
+
+
+@brands_app.command("list")
+def brands_list() -> None:
+    """List brands."""
+    from backhaul.catalog.schemas import BrandOut
+    from backhaul.catalog.service import list_brands
+
+    with _transaction(write=False) as (session, actor):
+        rows: list[BaseModel] = [BrandOut.model_validate(b) for b in list_brands(session, actor)]
+    _print_rows(rows, ["code", "name"])
+
+
+def _set_option(help_text: str) -> Any:
+    return typer.Option("--set", help=help_text)
+
+
+@products_app.command("create")
+def products_create(
+    sku: Annotated[str, typer.Option(help="Stock-keeping unit, e.g. SPK-100")],
+    name: Annotated[str, typer.Option(help="Product name")],
+    family: Annotated[str, typer.Option(help="Product family, e.g. audio")],
+    category: Annotated[str, typer.Option(help="Category, e.g. smart speaker")],
+    serial_pattern: Annotated[str, typer.Option(help="Regular expression serials must match")],
+    weight_g: Annotated[int, typer.Option(help="Weight in grams")],
+    msrp: Annotated[str, typer.Option(help="List price, e.g. 199.00")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of the list price")],
+    hs_code: Annotated[str, typer.Option(help="Harmonized System code for customs")],
+    brand: Annotated[str | None, typer.Option(help="Brand code (optional with one brand)")] = None,
+    regulated: Annotated[str, typer.Option(help="none, health, biometric or children")] = "none",
+    battery: Annotated[str, typer.Option(help="none, li_ion, li_metal or other")] = "li_ion",
+    warranty_months: Annotated[int, typer.Option(help="Manufacturer warranty")] = 12,
+) -> None:
+    """Add a product."""
+    from backhaul.catalog.schemas import ProductIn
+    from backhaul.catalog.service import create_product
+
+    data = _parse(ProductIn, {
+        "brand": brand, "sku": sku, "name": name, "family": family, "category": category,
+        "serial_pattern": serial_pattern, "regulated": regulated, "battery": battery,
+        "weight_g": weight_g, "msrp": msrp, "currency": currency, "hs_code": hs_code,
+        "warranty_months": warranty_months})
+    with _transaction() as (session, actor):
+        create_product(session, actor, data)
+    out.print(f"product {data.sku} created")
+
+
+@products_app.command("update")
+def products_update(
+    sku: Annotated[str, typer.Argument(help="The product's SKU")],
+    assignments: Annotated[list[str], _set_option("FIELD=VALUE to change (repeatable)")],
+) -> None:
+    """Change fields of a product, e.g. `--set msrp=179.00 --set warranty_months=24`."""
+    from backhaul.catalog.schemas import ProductPatch
+    from backhaul.catalog.service import update_product
+
+    patch = _parse(ProductPatch, _pairs(assignments))
+    with _transaction() as (session, actor):
+        product = update_product(session, actor, sku, patch)
+        version = product.version
+    out.print(f"product {sku.upper()} updated (version {version})")
+
+
+@products_app.command("list")
+def products_list(brand: Annotated[str | None, typer.Option(help="Only this brand")] = None) -> None:
+    """List products."""
+    from backhaul.catalog.schemas import ProductOut
+    from backhaul.catalog.service import list_products
+
+    with _transaction(write=False) as (session, actor):
+        rows: list[BaseModel] = [ProductOut.model_validate(p)
+                                 for p in list_products(session, actor, brand=brand)]
+    _print_rows(rows, ["sku", "name", "brand", "family", "regulated", "msrp", "currency"])
+
+
+@sites_app.command("create")
+def sites_create(
+    code: Annotated[str, typer.Option(help="Short code, e.g. HUB-US")],
+    name: Annotated[str, typer.Option(help="Site name")],
+    region: Annotated[str, typer.Option(help="Region code, e.g. US, EU, UK, JP")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Chicago")],
+    labour_rate: Annotated[str, typer.Option(help="Labour cost per hour")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of the labour rate")],
+    kind: Annotated[str, typer.Option(help="hub, repair_partner or recycler")] = "hub",
+    capability: Annotated[list[str] | None, typer.Option(help="A capability (repeatable)")] = None,
+) -> None:
+    """Add a site."""
+    from backhaul.catalog.schemas import SiteIn
+    from backhaul.catalog.service import create_site
+
+    data = _parse(SiteIn, {"code": code, "name": name, "region": region, "timezone": timezone,
+                           "kind": kind, "capabilities": capability or [],
+                           "labour_rate": labour_rate, "currency": currency})
+    with _transaction() as (session, actor):
+        create_site(session, actor, data)
+    out.print(f"site {data.code} created")
+
+
+@sites_app.command("update")
+def sites_update(
+    code: Annotated[str, typer.Argument(help="The site's code")],
+    assignments: Annotated[list[str], _set_option("FIELD=VALUE to change (repeatable)")],
+) -> None:
+    """Change fields of a site, e.g. `--set labour_rate=41.50 --set capabilities='["wipe"]'`."""
+    from backhaul.catalog.schemas import SitePatch
+    from backhaul.catalog.service import update_site
+
+    patch = _parse(SitePatch, _pairs(assignments))
+    with _transaction() as (session, actor):
+        site = update_site(session, actor, code, patch)
+        version = site.version
+    out.print(f"site {code.upper()} updated (version {version})")
+
+
+@sites_app.command("list")
+def sites_list() -> None:
+    """List sites."""
+    from backhaul.catalog.schemas import SiteOut
+    from backhaul.catalog.service import list_sites
+
+    with _transaction(write=False) as (session, actor):
+        rows: list[BaseModel] = [SiteOut.model_validate(s) for s in list_sites(session, actor)]
+    _print_rows(rows, ["code", "name", "kind", "region", "timezone", "capabilities",
+                       "labour_rate", "currency"])
+
+

@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing: errors, audit chain, outbox, auth and roles, signing, ids."""

@@ -1,0 +1,90 @@
+"""Domain errors: one hierarchy, each error carrying its HTTP status and problem type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a user can cause; rendered as RFC 9457 problem details."""
+
+    status: int = 400
+    type_slug: str = "bad-request"
+    title: str = "Bad request"
+    headers: dict[str, str] = {}
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        """The problem-details body for this error."""
+        body: dict[str, Any] = {
+            "type": f"https://backhaul.dev/problems/{self.type_slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field is not None:
+            body["errors"] = [{"field": self.field, "message": self.detail}]
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(DomainError):
+    """Input that is well-formed but wrong: a field names what and why."""
+
+    status = 422
+    type_slug = "validation"
+    title = "Invalid input"
+
+
+class NotAuthenticated(DomainError):
+    """No credentials, or credentials that do not identify anyone."""
+
+    status = 401
+    type_slug = "not-authenticated"
+    title = "Authentication required"
+    headers = {"WWW-Authenticate": 'Bearer realm="backhaul"'}
+
+
+class Forbidden(DomainError):
+    """The actor is known but their role may not do this."""
+
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    """The object does not exist, or exists outside the actor's scope (indistinguishable)."""
+
+    status = 404
+    type_slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (duplicate key, illegal step, race lost)."""
+
+    status = 409
+    type_slug = "conflict"
+    title = "Conflict"
+
+
+class StaleVersion(DomainError):
+    """`If-Match` named a version that is no longer current."""
+
+    status = 412
+    type_slug = "stale-version"
+    title = "Precondition failed"
+
+
+class TooManyAttempts(DomainError):
+    """Locked out after repeated failures."""
+
+    status = 429
+    type_slug = "too-many-attempts"
+    title = "Too many attempts"

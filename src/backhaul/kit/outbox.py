@@ -1,0 +1,51 @@
+"""The outbox: every event that leaves the system, written in the same transaction as its change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from backhaul.db import Base, UTCDateTime, utcnow
+from backhaul.kit.audit import BigId
+from backhaul.kit.ids import current_request_id, new_id
+from backhaul.kit.jsonable import jsonable
+
+
+class OutboxEvent(Base):
+    """An event waiting to be delivered (at least once; consumers de-duplicate on `event_id`)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_pending", "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)
+    type: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(200))  # e.g. "product:SPK-100"
+    payload: Mapped[Any] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Queue an event inside the caller's transaction; it exists only if the change commits."""
+    event = OutboxEvent(
+        event_id=new_id(), type=event_type, subject=subject, payload=jsonable(payload),
+        request_id=current_request_id(), created_at=utcnow(), attempts=0,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def pending(session: Session, limit: int = 100) -> list[OutboxEvent]:
+    """The oldest undelivered events, for a delivery worker."""
+    return list(session.scalars(
+        select(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))
+        .order_by(OutboxEvent.id).limit(limit)
+    ))

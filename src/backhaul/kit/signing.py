@@ -1,0 +1,105 @@
+"""The installation's Ed25519 key (kept on disk, outside the database) and canonical JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from backhaul.settings import get_settings
+
+PRIVATE_KEY_FILE = "signing-key.pem"
+PUBLIC_KEY_FILE = "signing-key.pub.pem"
+SESSION_SECRET_FILE = "session-secret"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8; what every hash and signature covers."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _keys_dir() -> Path:
+    path = get_settings().keys_dir
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def load_private_key() -> Ed25519PrivateKey:
+    """The signing key, generated on first use into BACKHAUL_KEYS_DIR."""
+    directory = _keys_dir()
+    private_path = directory / PRIVATE_KEY_FILE
+    if not private_path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            _write_private(private_path, pem)
+        except FileExistsError:
+            pass  # another process won the race; load theirs
+        else:
+            (directory / PUBLIC_KEY_FILE).write_bytes(public_key_pem(key.public_key()))
+    loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise RuntimeError(f"{private_path} is not an Ed25519 private key")
+    return loaded
+
+
+def public_key_pem(key: Ed25519PublicKey | None = None) -> bytes:
+    """The public half in PEM, for anyone who wants to check a signature offline."""
+    key = key or load_private_key().public_key()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    """Parse a PEM public key, refusing anything that is not Ed25519."""
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def sign(payload: Any) -> str:
+    """Base64 Ed25519 signature over the canonical JSON of the payload."""
+    return base64.b64encode(load_private_key().sign(canonical_json(payload))).decode()
+
+
+def verify(payload: Any, signature: str, key: Ed25519PublicKey | None = None) -> bool:
+    """Whether the signature covers exactly this payload under the key (default: our own)."""
+    key = key or load_private_key().public_key()
+    try:
+        key.verify(base64.b64decode(signature, validate=True), canonical_json(payload))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def session_secret() -> str:
+    """The cookie-signing secret: BACKHAUL_SECRET_KEY, or one generated once into the keys dir."""
+    configured = get_settings().secret_key
+    if configured:
+        return configured
+    path = _keys_dir() / SESSION_SECRET_FILE
+    if not path.exists():
+        try:
+            _write_private(path, secrets.token_urlsafe(48).encode())
+        except FileExistsError:
+            pass
+    return path.read_text().strip()

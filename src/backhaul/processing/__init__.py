@@ -1,0 +1,1 @@
+"""Processing: the lifecycle table, the steps, certificates, grading and disposition."""

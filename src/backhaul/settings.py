@@ -1,0 +1,39 @@
+"""Installation settings, read from BACKHAUL_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is `BACKHAUL_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="BACKHAUL_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./backhaul.db", description="SQLAlchemy URL; postgresql+psycopg://… in production"
+    )
+    keys_dir: Path = Field(
+        Path("./.backhaul-keys"),
+        description="Where the Ed25519 signing key and the checkpoint log live (never in the database)",
+    )
+    secret_key: str | None = Field(
+        None, description="Secret for session cookies; generated into keys_dir when not set"
+    )
+    max_body_bytes: int = Field(1_000_000, description="Largest request body accepted (413 beyond)")
+    login_max_failures: int = Field(5, description="Failed logins before the account is locked")
+    login_lockout_seconds: int = Field(900, description="How long a locked account stays locked")
+    secure_cookies: bool = Field(False, description="Mark session cookies Secure (behind HTTPS)")
+    checkpoint_every: int = Field(
+        1000, description="Write a signed audit checkpoint after this many new audit records"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests clear the cache to change them)."""
+    return Settings()

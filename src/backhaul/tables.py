@@ -1,0 +1,11 @@
+"""Import every feature's tables so that Base.metadata is complete (migrations, tests)."""
+
+from backhaul.accounts import models as accounts_models
+from backhaul.catalog import models as catalog_models
+from backhaul.db import Base
+from backhaul.kit import audit, exception_queue, outbox
+from backhaul.units import models as units_models
+
+metadata = Base.metadata
+__all__ = ["accounts_models", "audit", "catalog_models", "exception_queue", "metadata", "outbox",
+           "units_models"]

@@ -1,0 +1,60 @@
+"""Units (one row per serial) and the import batches that registered them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backhaul.db import Base, UTCDateTime, utcnow
+from backhaul.kit.audit import BigId
+from backhaul.kit.visibility import Scoped
+from backhaul.processing.states import State
+
+
+class ImportBatch(Base):
+    """One import of sold units: what came in and what became of it."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(300))
+    rows_sha256: Mapped[str] = mapped_column(String(64))
+    added: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Unit(Scoped, Base):
+    """A physical unit, by serial: its sale, its warranty, and where it is in its lifecycle."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        Index("ix_units_order", "order_ref"),
+        Index("ix_units_site_state", "site_id", "state"),
+    )
+    brand_scope = "brand_id"
+    site_scope = "site_id"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    state: Mapped[State] = mapped_column(
+        Enum(State, name="unit_state", native_enum=False, length=30))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    order_ref: Mapped[str] = mapped_column(String(64))
+    customer_email: Mapped[str] = mapped_column(String(254))
+    sold_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    region: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(40))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    warranty_end: Mapped[date] = mapped_column(Date)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"),
+                                                        nullable=True)

@@ -1,0 +1,136 @@
+"""Pure rules of the serial registry: normalising a sold-unit row and deriving its warranty."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+FIELDS = ("serial", "sku", "order_ref", "customer_email", "sold_at", "region", "channel",
+          "price", "currency")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_REGION = re.compile(r"^[A-Z]{2,3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRule:
+    """What the registry needs to know about a product to accept its serials."""
+
+    product_id: int
+    brand_id: int
+    serial_pattern: re.Pattern[str]
+    warranty_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class SoldUnit:
+    """A row that passed every check, normalised."""
+
+    serial: str
+    sku: str
+    order_ref: str
+    customer_email: str
+    sold_at: datetime
+    region: str
+    channel: str
+    price: Decimal
+    currency: str
+    warranty_end: date
+    product_id: int
+    brand_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that was refused, the field at fault and why."""
+
+    row: int
+    serial: str | None
+    field: str
+    reason: str
+
+
+def normalise_serial(value: Any) -> str:
+    """Serials are compared trimmed and upper-cased."""
+    return str(value).strip().upper()
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 date or date-time; without a zone it is taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(str(value).strip())
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def check_row(row_number: int, raw: Any, products: dict[str, ProductRule],
+              now: datetime) -> SoldUnit | Rejection:
+    """Normalise one sold-unit row, or say which field is wrong and why."""
+    if not isinstance(raw, dict):
+        return Rejection(row_number, None, "row", "a row must be an object with named fields")
+    serial = normalise_serial(raw.get("serial") or "") or None
+
+    def reject(field: str, reason: str) -> Rejection:
+        return Rejection(row_number, serial, field, reason)
+
+    missing = [name for name in FIELDS if raw.get(name) in (None, "")]
+    if missing:
+        return reject(missing[0], f"'{missing[0]}' is required")
+    assert serial is not None
+    if len(serial) > 64:
+        return reject("serial", "longer than 64 characters")
+    sku = str(raw["sku"]).strip().upper()
+    product = products.get(sku)
+    if product is None:
+        return reject("sku", f"unknown SKU '{sku[:40]}'")
+    if not product.serial_pattern.fullmatch(serial):
+        return reject("serial", f"does not match the serial pattern of {sku} "
+                                f"({product.serial_pattern.pattern})")
+    try:
+        sold_at = parse_timestamp(raw["sold_at"])
+    except (ValueError, TypeError):
+        return reject("sold_at", "not an ISO 8601 date or date-time")
+    if sold_at > now:
+        return reject("sold_at", "is in the future")
+    try:
+        price = Decimal(str(raw["price"]).strip())
+    except InvalidOperation:
+        return reject("price", "not a number")
+    if not price.is_finite() or price < 0 or price >= Decimal("1e10"):
+        return reject("price", "must be a non-negative amount below 10 billion")
+    exponent = price.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        return reject("price", "has more than two decimals")
+    currency = str(raw["currency"]).strip().upper()
+    if not _CURRENCY.match(currency):
+        return reject("currency", "must be a three-letter ISO 4217 code")
+    region = str(raw["region"]).strip().upper()
+    if not _REGION.match(region):
+        return reject("region", "must be a two- or three-letter region code")
+    email = str(raw["customer_email"]).strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        return reject("customer_email", "not an email address")
+    order_ref = str(raw["order_ref"]).strip()
+    channel = str(raw["channel"]).strip().lower()
+    if len(order_ref) > 64:
+        return reject("order_ref", "longer than 64 characters")
+    if len(channel) > 40:
+        return reject("channel", "longer than 40 characters")
+    return SoldUnit(
+        serial=serial, sku=sku, order_ref=order_ref, customer_email=email, sold_at=sold_at,
+        region=region, channel=channel, price=price.quantize(Decimal("0.01")),
+        currency=currency, warranty_end=add_months(sold_at.date(), product.warranty_months),
+        product_id=product.product_id, brand_id=product.brand_id,
+    )

@@ -1,0 +1,164 @@
+"""Serial-registry use cases: import sold units, look units up."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from backhaul.catalog.models import Product
+from backhaul.db import utcnow
+from backhaul.kit import exception_queue
+from backhaul.kit.auth import Actor
+from backhaul.kit.changes import record_change
+from backhaul.kit.errors import NotFound
+from backhaul.kit.signing import canonical_json
+from backhaul.kit.visibility import visible
+from backhaul.processing.states import State
+from backhaul.units.models import ImportBatch, Unit
+from backhaul.units.registry import ProductRule, Rejection, SoldUnit, check_row, normalise_serial
+
+CHUNK = 5000
+MAX_REPORTED_REJECTIONS = 1000
+
+
+@dataclass
+class ImportSummary:
+    """What an import did: rows added, skipped as already registered, and refused with reasons."""
+
+    batch_id: int | None = None
+    added: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def _product_rules(session: Session, actor: Actor) -> dict[str, ProductRule]:
+    products = session.scalars(visible(actor, select(Product), Product))
+    return {
+        p.sku: ProductRule(p.id, p.brand_id, re.compile(p.serial_pattern), p.warranty_months)
+        for p in products
+    }
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def import_units(
+    session: Session, actor: Actor, rows: Iterable[Any], *, source: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Register sold units; bad rows are refused (and queued) without stopping the good ones.
+
+    A serial already registered with the same order counts as a duplicate (importing a file
+    twice adds nothing); the same serial on a different order is refused.
+    """
+    actor.require("units.import")
+    rules = _product_rules(session, actor)
+    now = utcnow()
+    summary = ImportSummary()
+    digest = hashlib.sha256()
+    batch = ImportBatch(source=source[:300], rows_sha256="", added=0, duplicates=0, rejected=0,
+                        actor_name=actor.username, created_at=now)
+    session.add(batch)
+    session.flush()
+    row_number = 0
+    for chunk in _chunks(rows, CHUNK):
+        checked: list[SoldUnit] = []
+        for raw in chunk:
+            row_number += 1
+            outcome = check_row(row_number, raw, rules, now)
+            if isinstance(outcome, Rejection):
+                _reject(session, summary, outcome, raw, source)
+            else:
+                checked.append(outcome)
+        fresh = _drop_duplicates(session, summary, checked, raw_rows=chunk, source=source)
+        if fresh:
+            session.execute(insert(Unit), [_unit_values(unit, batch.id) for unit in fresh])
+            for unit in fresh:
+                digest.update(canonical_json([unit.serial, unit.order_ref, unit.sku]))
+            summary.added += len(fresh)
+        if progress:
+            progress(len(chunk))
+    batch.rows_sha256 = digest.hexdigest()
+    batch.added, batch.duplicates, batch.rejected = (summary.added, summary.duplicates,
+                                                     summary.rejected)
+    session.flush()
+    summary.batch_id = batch.id
+    record_change(session, actor, "units.imported", "import", str(batch.id), None, {
+        "source": batch.source, "added": summary.added, "duplicates": summary.duplicates,
+        "rejected": summary.rejected, "rows_sha256": batch.rows_sha256,
+    })
+    return summary
+
+
+def _reject(session: Session, summary: ImportSummary, rejection: Rejection, raw: Any,
+            source: str) -> None:
+    summary.rejected += 1
+    if len(summary.rejections) < MAX_REPORTED_REJECTIONS:
+        summary.rejections.append(rejection)
+    exception_queue.add(
+        session, "import_row", f"row {rejection.row}: {rejection.field}: {rejection.reason}",
+        {"source": source, "row": rejection.row, "data": _printable(raw)},
+        reference=rejection.serial,
+    )
+
+
+def _printable(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {str(k)[:64]: (v if isinstance(v, int | float | bool) or v is None else str(v)[:200])
+                for k, v in list(raw.items())[:20]}
+    return str(raw)[:500]
+
+
+def _drop_duplicates(session: Session, summary: ImportSummary, checked: list[SoldUnit], *,
+                     raw_rows: list[Any], source: str) -> list[SoldUnit]:
+    if not checked:
+        return []
+    existing = dict(session.execute(
+        select(Unit.serial, Unit.order_ref).where(Unit.serial.in_([u.serial for u in checked]))
+    ).tuples().all())
+    fresh: dict[str, SoldUnit] = {}
+    for unit in checked:
+        known_order = existing.get(unit.serial) or (
+            fresh[unit.serial].order_ref if unit.serial in fresh else None)
+        if known_order is None:
+            fresh[unit.serial] = unit
+        elif known_order == unit.order_ref:
+            summary.duplicates += 1
+        else:
+            rejection = Rejection(0, unit.serial, "serial",
+                                  f"already registered on order {known_order}")
+            _reject(session, summary, rejection, {"serial": unit.serial,
+                                                  "order_ref": unit.order_ref}, source)
+    return list(fresh.values())
+
+
+def _unit_values(unit: SoldUnit, batch_id: int) -> dict[str, Any]:
+    return {
+        "serial": unit.serial, "brand_id": unit.brand_id, "product_id": unit.product_id,
+        "state": State.in_field, "site_id": None, "version": 1, "order_ref": unit.order_ref,
+        "customer_email": unit.customer_email, "sold_at": unit.sold_at, "region": unit.region,
+        "channel": unit.channel, "price": unit.price, "currency": unit.currency,
+        "warranty_end": unit.warranty_end, "import_batch_id": batch_id,
+    }
+
+
+def get_unit(session: Session, actor: Actor, serial: str) -> Unit:
+    """One unit by serial, or NotFound when unknown or outside the actor's scope."""
+    actor.require("units.read")
+    unit = session.scalars(
+        visible(actor, select(Unit), Unit).where(Unit.serial == normalise_serial(serial))
+    ).first()
+    if unit is None:
+        raise NotFound(f"no unit with serial '{serial}'")
+    return unit

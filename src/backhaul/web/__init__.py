@@ -1,0 +1,1 @@
+"""Server-rendered pages: plain forms, one module per audience."""
