@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,12 +41,15 @@ def create_app() -> FastAPI:
         return RedirectResponse(f"/login?next={error.next_path}", status_code=303)
 
     # Page errors keep the page look; API errors stay problem+json (see install_error_handlers).
-    api_domain_handler = app.exception_handlers[DomainError]
+    api_domain_handler = cast(
+        Callable[[Request, DomainError], Awaitable[Response]], app.exception_handlers[DomainError]
+    )
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> Response:
         if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
-                "accept", ""):
+            "accept", ""
+        ):
             return await api_domain_handler(request, error)
         page: HTMLResponse = render(request, "error.html", status=error.status, error=error)
         return page
@@ -54,12 +59,23 @@ def create_app() -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    for router in (catalog_api.router, accounts_api.router, audit_api.router,
-                   auth_pages.router, home.router, catalog_pages.router):
+    for router in (
+        catalog_api.router,
+        accounts_api.router,
+        audit_api.router,
+        auth_pages.router,
+        home.router,
+        catalog_pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SessionMiddleware, secret_key=session_secret(),
-                       session_cookie="backhaul_session", same_site="lax",
-                       https_only=settings.secure_cookies, max_age=12 * 3600)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(),
+        session_cookie="backhaul_session",
+        same_site="lax",
+        https_only=settings.secure_cookies,
+        max_age=12 * 3600,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -7,9 +7,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -22,8 +21,11 @@ from sqlalchemy.orm import Session
 from backhaul.kit.auth import Actor, Role, cli_actor
 from backhaul.kit.errors import DomainError
 
-app = typer.Typer(help="Backhaul: returns, repair and refurbishment of connected hardware.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Backhaul: returns, repair and refurbishment of connected hardware.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (tokens for machines and stations).", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the pages.", no_args_is_help=True)
@@ -31,8 +33,15 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 brands_app = typer.Typer(help="Brands (an installation may serve several).", no_args_is_help=True)
 products_app = typer.Typer(help="Products in the catalog.", no_args_is_help=True)
 sites_app = typer.Typer(help="Hubs, repair partners and recyclers.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (keys_app, "keys"), (users_app, "users"), (audit_app, "audit"),
-                  (brands_app, "brands"), (products_app, "products"), (sites_app, "sites")):
+for sub, name in (
+    (db_app, "db"),
+    (keys_app, "keys"),
+    (users_app, "users"),
+    (audit_app, "audit"),
+    (brands_app, "brands"),
+    (products_app, "products"),
+    (sites_app, "sites"),
+):
     app.add_typer(sub, name=name)
 
 out = Console()
@@ -64,7 +73,8 @@ def _parse(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
+        )
         _fail(problems)
 
 
@@ -80,9 +90,15 @@ def _pairs(assignments: list[str]) -> dict[str, Any]:
 
 def progress_bar(description: str, total: int | None) -> Progress:
     """The progress bar every long command shows."""
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=False,
-                    disable=not err.is_terminal and total is None)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and total is None,
+    )
 
 
 # --- serve and db ------------------------------------------------------------------------
@@ -108,7 +124,7 @@ def _checkpoint_loop(stop: threading.Event, every: float) -> None:
         try:
             with session_scope() as session:
                 audit.checkpoint(session)
-        except Exception as error:  # noqa: BLE001 - a missed checkpoint is retried next round
+        except Exception as error:
             err.print(f"[yellow]audit checkpoint skipped:[/] {error}")
 
 
@@ -117,8 +133,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Do not migrate first")] = False,
-    checkpoint_seconds: Annotated[float, typer.Option(
-        help="Sign an audit checkpoint this often (0: never)")] = 60.0,
+    checkpoint_seconds: Annotated[
+        float, typer.Option(help="Sign an audit checkpoint this often (0: never)")
+    ] = 60.0,
 ) -> None:
     """Serve the API and the pages."""
     import uvicorn
@@ -127,11 +144,18 @@ def serve(
         db_upgrade()
     stop = threading.Event()
     if checkpoint_seconds > 0:
-        threading.Thread(target=_checkpoint_loop, args=(stop, checkpoint_seconds),
-                         daemon=True).start()
+        threading.Thread(
+            target=_checkpoint_loop, args=(stop, checkpoint_seconds), daemon=True
+        ).start()
     try:
-        uvicorn.run("backhaul.app:create_app", factory=True, host=host, port=port,
-                    log_level="info", access_log=False)
+        uvicorn.run(
+            "backhaul.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+        )
     finally:
         stop.set()
 
@@ -144,16 +168,18 @@ def demo(
     """Load the demo world (idempotent): a brand, products, hubs, users and sold units."""
     from backhaul.demo.world import DEMO_PASSWORD, load_demo
 
-    with _transaction() as (session, actor):
-        with progress_bar("sold units", units) as bar:
-            task = bar.add_task("sold units", total=units)
-            report = load_demo(session, actor, seed=seed, units=units,
-                               progress=lambda n: bar.advance(task, n))
+    with _transaction() as (session, actor), progress_bar("sold units", units) as bar:
+        task = bar.add_task("sold units", total=units)
+        report = load_demo(
+            session, actor, seed=seed, units=units, progress=lambda n: bar.advance(task, n)
+        )
     if report.already_loaded:
         out.print("The demo world was already loaded; nothing changed.")
     else:
-        out.print(f"Demo world loaded: {report.products} products, {report.sites} sites, "
-                  f"{report.units:,} sold units.")
+        out.print(
+            f"Demo world loaded: {report.products} products, {report.sites} sites, "
+            f"{report.units:,} sold units."
+        )
     table = Table("user", "role", "password", title="Demo logins")
     for username, role in report.logins:
         table.add_row(username, role, DEMO_PASSWORD)
@@ -166,16 +192,21 @@ def demo(
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="Role the key acts with")],
-    site: Annotated[list[str] | None, typer.Option(help="Limit to this site code (repeatable)")] = None,
-    brand: Annotated[list[str] | None, typer.Option(help="Limit to this brand code (repeatable)")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option(help="Limit to this site code (repeatable)")
+    ] = None,
+    brand: Annotated[
+        list[str] | None, typer.Option(help="Limit to this brand code (repeatable)")
+    ] = None,
     name: Annotated[str, typer.Option(help="What the key is for")] = "API key",
 ) -> None:
     """Create an API key and print its token, alone, on standard output (it is shown once)."""
     from backhaul.accounts.schemas import ApiKeyIn
     from backhaul.accounts.service import create_api_key
 
-    data = _parse(ApiKeyIn, {"name": name, "role": role, "sites": site or [],
-                             "brands": brand or []})
+    data = _parse(
+        ApiKeyIn, {"name": name, "role": role, "sites": site or [], "brands": brand or []}
+    )
     with _transaction() as (session, actor):
         key, token = create_api_key(session, actor, data)
     err.print(f"key {key.prefix} created with role {role.value}; keep the token safe")
@@ -199,19 +230,35 @@ def users_create(
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
     email: Annotated[str | None, typer.Option(help="Email address")] = None,
     site: Annotated[list[str] | None, typer.Option(help="Limit to this site (repeatable)")] = None,
-    brand: Annotated[list[str] | None, typer.Option(help="Limit to this brand (repeatable)")] = None,
-    password: Annotated[str | None, typer.Option(
-        help="Password (prompted when left out; or set BACKHAUL_NEW_PASSWORD)")] = None,
+    brand: Annotated[
+        list[str] | None, typer.Option(help="Limit to this brand (repeatable)")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (prompted when left out; or set BACKHAUL_NEW_PASSWORD)"),
+    ] = None,
 ) -> None:
     """Add a person who signs in to the pages."""
     from backhaul.accounts.schemas import UserIn
     from backhaul.accounts.service import create_user
 
-    password = password or os.environ.get("BACKHAUL_NEW_PASSWORD") or typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True)
-    data = _parse(UserIn, {"username": username, "display_name": name or username,
-                           "email": email, "role": role, "password": password,
-                           "sites": site or [], "brands": brand or []})
+    password = (
+        password
+        or os.environ.get("BACKHAUL_NEW_PASSWORD")
+        or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    data = _parse(
+        UserIn,
+        {
+            "username": username,
+            "display_name": name or username,
+            "email": email,
+            "role": role,
+            "password": password,
+            "sites": site or [],
+            "brands": brand or [],
+        },
+    )
     with _transaction() as (session, actor):
         user = create_user(session, actor, data)
     out.print(f"user {user.username} created with role {user.role.value}")
@@ -226,10 +273,14 @@ def users_list() -> None:
         table = Table("username", "name", "role", "brands", "sites", "kind")
         for user in list_users(session, actor):
             snap = user.snapshot()
-            table.add_row(user.username, user.display_name, user.role.value,
-                          ", ".join(snap["brands"]) or "all",  # type: ignore[arg-type]
-                          ", ".join(snap["sites"]) or "all",  # type: ignore[arg-type]
-                          "key" if user.is_service else "person")
+            table.add_row(
+                user.username,
+                user.display_name,
+                user.role.value,
+                ", ".join(snap["brands"]) or "all",  # type: ignore[arg-type]
+                ", ".join(snap["sites"]) or "all",  # type: ignore[arg-type]
+                "key" if user.is_service else "person",
+            )
     out.print(table)
 
 
@@ -249,10 +300,15 @@ def audit_verify() -> None:
     if report.finding is not None:
         err.print(f"[bold red]audit trail NOT intact[/]: {report.finding}")
         raise typer.Exit(1)
-    out.print(f"audit trail intact: {report.records:,} records in {report.streams:,} chains, "
-              f"{report.checkpoints} signed checkpoints"
-              + (f", {report.unsigned_tail:,} records newer than the last checkpoint"
-                 if report.unsigned_tail else ""))
+    out.print(
+        f"audit trail intact: {report.records:,} records in {report.streams:,} chains, "
+        f"{report.checkpoints} signed checkpoints"
+        + (
+            f", {report.unsigned_tail:,} records newer than the last checkpoint"
+            if report.unsigned_tail
+            else ""
+        )
+    )
 
 
 @audit_app.command("checkpoint")
@@ -265,7 +321,9 @@ def audit_checkpoint() -> None:
     if cp is None:
         out.print("nothing new to sign")
     else:
-        out.print(f"checkpoint {cp.seq} signed: {cp.record_count:,} records up to #{cp.last_record_id}")
+        out.print(
+            f"checkpoint {cp.seq} signed: {cp.record_count:,} records up to #{cp.last_record_id}"
+        )
 
 
 # --- catalog -----------------------------------------------------------------------------
@@ -275,14 +333,17 @@ def _print_rows(rows: list[BaseModel], columns: list[str]) -> None:
     table = Table(*columns)
     for row in rows:
         data = row.model_dump(mode="json")
-        table.add_row(*(", ".join(data[c]) if isinstance(data[c], list) else str(data[c])
-                        for c in columns))
+        table.add_row(
+            *(", ".join(data[c]) if isinstance(data[c], list) else str(data[c]) for c in columns)
+        )
     out.print(table)
 
 
 @brands_app.command("create")
-def brands_create(code: Annotated[str, typer.Option(help="Short code, e.g. lumen")],
-                  name: Annotated[str, typer.Option(help="Display name")]) -> None:
+def brands_create(
+    code: Annotated[str, typer.Option(help="Short code, e.g. lumen")],
+    name: Annotated[str, typer.Option(help="Display name")],
+) -> None:
     """Add a brand."""
     from backhaul.catalog.schemas import BrandIn
     from backhaul.catalog.service import create_brand
@@ -328,11 +389,24 @@ def products_create(
     from backhaul.catalog.schemas import ProductIn
     from backhaul.catalog.service import create_product
 
-    data = _parse(ProductIn, {
-        "brand": brand, "sku": sku, "name": name, "family": family, "category": category,
-        "serial_pattern": serial_pattern, "regulated": regulated, "battery": battery,
-        "weight_g": weight_g, "msrp": msrp, "currency": currency, "hs_code": hs_code,
-        "warranty_months": warranty_months})
+    data = _parse(
+        ProductIn,
+        {
+            "brand": brand,
+            "sku": sku,
+            "name": name,
+            "family": family,
+            "category": category,
+            "serial_pattern": serial_pattern,
+            "regulated": regulated,
+            "battery": battery,
+            "weight_g": weight_g,
+            "msrp": msrp,
+            "currency": currency,
+            "hs_code": hs_code,
+            "warranty_months": warranty_months,
+        },
+    )
     with _transaction() as (session, actor):
         create_product(session, actor, data)
     out.print(f"product {data.sku} created")
@@ -355,14 +429,17 @@ def products_update(
 
 
 @products_app.command("list")
-def products_list(brand: Annotated[str | None, typer.Option(help="Only this brand")] = None) -> None:
+def products_list(
+    brand: Annotated[str | None, typer.Option(help="Only this brand")] = None,
+) -> None:
     """List products."""
     from backhaul.catalog.schemas import ProductOut
     from backhaul.catalog.service import list_products
 
     with _transaction(write=False) as (session, actor):
-        rows: list[BaseModel] = [ProductOut.model_validate(p)
-                                 for p in list_products(session, actor, brand=brand)]
+        rows: list[BaseModel] = [
+            ProductOut.model_validate(p) for p in list_products(session, actor, brand=brand)
+        ]
     _print_rows(rows, ["sku", "name", "brand", "family", "regulated", "msrp", "currency"])
 
 
@@ -381,9 +458,19 @@ def sites_create(
     from backhaul.catalog.schemas import SiteIn
     from backhaul.catalog.service import create_site
 
-    data = _parse(SiteIn, {"code": code, "name": name, "region": region, "timezone": timezone,
-                           "kind": kind, "capabilities": capability or [],
-                           "labour_rate": labour_rate, "currency": currency})
+    data = _parse(
+        SiteIn,
+        {
+            "code": code,
+            "name": name,
+            "region": region,
+            "timezone": timezone,
+            "kind": kind,
+            "capabilities": capability or [],
+            "labour_rate": labour_rate,
+            "currency": currency,
+        },
+    )
     with _transaction() as (session, actor):
         create_site(session, actor, data)
     out.print(f"site {data.code} created")
@@ -413,7 +500,7 @@ def sites_list() -> None:
 
     with _transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [SiteOut.model_validate(s) for s in list_sites(session, actor)]
-    _print_rows(rows, ["code", "name", "kind", "region", "timezone", "capabilities",
-                       "labour_rate", "currency"])
-
-
+    _print_rows(
+        rows,
+        ["code", "name", "kind", "region", "timezone", "capabilities", "labour_rate", "currency"],
+    )

@@ -15,11 +15,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKHAUL_", extra="ignore")
 
     database_url: str = Field(
-        "sqlite:///./backhaul.db", description="SQLAlchemy URL; postgresql+psycopg://… in production"
+        "sqlite:///./backhaul.db",
+        description="SQLAlchemy URL; postgresql+psycopg://… in production",
     )
     keys_dir: Path = Field(
         Path("./.backhaul-keys"),
-        description="Where the Ed25519 signing key and the checkpoint log live (never in the database)",
+        description="Where the Ed25519 signing key and checkpoint log live (not in the database)",
     )
     secret_key: str | None = Field(
         None, description="Secret for session cookies; generated into keys_dir when not set"

@@ -7,5 +7,12 @@ from backhaul.kit import audit, exception_queue, outbox
 from backhaul.units import models as units_models
 
 metadata = Base.metadata
-__all__ = ["accounts_models", "audit", "catalog_models", "exception_queue", "metadata", "outbox",
-           "units_models"]
+__all__ = [
+    "accounts_models",
+    "audit",
+    "catalog_models",
+    "exception_queue",
+    "metadata",
+    "outbox",
+    "units_models",
+]

@@ -20,8 +20,9 @@ def _api_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise NotAuthenticated("send 'Authorization: Bearer <token>'; create a token with "
-                               "'backhaul keys create'")
+        raise NotAuthenticated(
+            "send 'Authorization: Bearer <token>'; create a token with 'backhaul keys create'"
+        )
     return actor_for_token(session, credentials.credentials)
 
 

@@ -12,12 +12,14 @@ from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.auth import Role
 
 user_brands = Table(
-    "user_brands", Base.metadata,
+    "user_brands",
+    Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("brand_id", ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True),
 )
 user_sites = Table(
-    "user_sites", Base.metadata,
+    "user_sites",
+    Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
 )
@@ -46,8 +48,12 @@ class User(Base):
     def snapshot(self) -> dict[str, object]:
         """The audited state (never the password hash)."""
         return {
-            "username": self.username, "display_name": self.display_name, "email": self.email,
-            "role": self.role.value, "is_active": self.is_active, "is_service": self.is_service,
+            "username": self.username,
+            "display_name": self.display_name,
+            "email": self.email,
+            "role": self.role.value,
+            "is_active": self.is_active,
+            "is_service": self.is_service,
             "brands": sorted(brand.code for brand in self.brands),
             "sites": sorted(site.code for site in self.sites),
         }

@@ -10,8 +10,10 @@ from backhaul.catalog.schemas import Code, Name, SiteCode
 from backhaul.kit.auth import Role
 from backhaul.kit.schemas import Input, Output
 
-Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$",
-                                            strip_whitespace=True, to_lower=True)]
+Username = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$", strip_whitespace=True, to_lower=True),
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 
 
@@ -20,13 +22,21 @@ class UserIn(Input):
 
     username: Username
     display_name: Name
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    email: (
+        Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+    ) = None
     role: Role
     password: Password
-    brands: list[Code] = Field(default_factory=list, max_length=50,
-                               description="Brand codes this user is limited to; empty: all")
-    sites: list[SiteCode] = Field(default_factory=list, max_length=50,
-                                  description="Site codes this user is limited to; empty: all")
+    brands: list[Code] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Brand codes this user is limited to; empty: all",
+    )
+    sites: list[SiteCode] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Site codes this user is limited to; empty: all",
+    )
 
 
 class UserOut(Output):

@@ -30,33 +30,45 @@ TOKEN_PREFIX = "bhk_"
 def actor_for(user: User, via: str = "user") -> Actor:
     """The Actor a user acts as: their role, and their brand and site scope (None = all)."""
     return Actor(
-        user_id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
         brand_ids=frozenset(b.id for b in user.brands) if user.brands else None,
         site_ids=frozenset(s.id for s in user.sites) if user.sites else None,
         via=via,
     )
 
 
-def _scope(session: Session, actor: Actor, role: Role, brands: list[str],
-           sites: list[str]) -> tuple[list[Brand], list[Site]]:
-    brand_rows = list(session.scalars(visible(actor, select(Brand), Brand)
-                                      .where(Brand.code.in_(brands)))) if brands else []
-    site_rows = list(session.scalars(visible(actor, select(Site), Site)
-                                     .where(Site.code.in_(sites)))) if sites else []
+def _scope(
+    session: Session, actor: Actor, role: Role, brands: list[str], sites: list[str]
+) -> tuple[list[Brand], list[Site]]:
+    brand_rows = (
+        list(session.scalars(visible(actor, select(Brand), Brand).where(Brand.code.in_(brands))))
+        if brands
+        else []
+    )
+    site_rows = (
+        list(session.scalars(visible(actor, select(Site), Site).where(Site.code.in_(sites))))
+        if sites
+        else []
+    )
     missing_brands = set(brands) - {b.code for b in brand_rows}
     if missing_brands:
-        raise ValidationFailed(f"unknown brand(s): {', '.join(sorted(missing_brands))}",
-                               field="brands")
+        raise ValidationFailed(
+            f"unknown brand(s): {', '.join(sorted(missing_brands))}", field="brands"
+        )
     missing_sites = set(sites) - {s.code for s in site_rows}
     if missing_sites:
-        raise ValidationFailed(f"unknown site(s): {', '.join(sorted(missing_sites))}",
-                               field="sites")
+        raise ValidationFailed(
+            f"unknown site(s): {', '.join(sorted(missing_sites))}", field="sites"
+        )
     if role in (Role.technician, Role.partner) and not site_rows:
-        raise ValidationFailed(f"a {role.value} must be scoped to at least one site",
-                               field="sites")
+        raise ValidationFailed(f"a {role.value} must be scoped to at least one site", field="sites")
     if role is Role.partner and any(s.kind is SiteKind.hub for s in site_rows):
-        raise ValidationFailed("a partner is scoped to repair-partner or recycler sites, not hubs",
-                               field="sites")
+        raise ValidationFailed(
+            "a partner is scoped to repair-partner or recycler sites, not hubs", field="sites"
+        )
     return brand_rows, site_rows
 
 
@@ -67,9 +79,16 @@ def create_user(session: Session, actor: Actor, data: UserIn) -> User:
         raise Conflict(f"user '{data.username}' already exists", field="username")
     brands, sites = _scope(session, actor, data.role, data.brands, data.sites)
     user = User(
-        username=data.username, display_name=data.display_name, email=data.email,
-        role=data.role, password_hash=_hasher.hash(data.password), is_active=True,
-        is_service=False, failed_logins=0, brands=brands, sites=sites,
+        username=data.username,
+        display_name=data.display_name,
+        email=data.email,
+        role=data.role,
+        password_hash=_hasher.hash(data.password),
+        is_active=True,
+        is_service=False,
+        failed_logins=0,
+        brands=brands,
+        sites=sites,
     )
     session.add(user)
     session.flush()
@@ -94,14 +113,28 @@ def create_api_key(session: Session, actor: Actor, data: ApiKeyIn) -> tuple[ApiK
     prefix = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     user = User(
-        username=f"key-{prefix}", display_name=data.name, role=data.role, password_hash=None,
-        is_active=True, is_service=True, failed_logins=0, brands=brands, sites=sites,
+        username=f"key-{prefix}",
+        display_name=data.name,
+        role=data.role,
+        password_hash=None,
+        is_active=True,
+        is_service=True,
+        failed_logins=0,
+        brands=brands,
+        sites=sites,
     )
     key = ApiKey(prefix=prefix, token_hash=_token_hash(token), name=data.name, user=user)
     session.add_all([user, key])
     session.flush()
-    record_change(session, actor, "api_key.created", "api_key", prefix, None,
-                  {"name": data.name, **user.snapshot()})
+    record_change(
+        session,
+        actor,
+        "api_key.created",
+        "api_key",
+        prefix,
+        None,
+        {"name": data.name, **user.snapshot()},
+    )
     return key, token
 
 
@@ -114,8 +147,15 @@ def revoke_api_key(session: Session, actor: Actor, prefix: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
-        record_change(session, actor, "api_key.revoked", "api_key", prefix,
-                      {"revoked": False}, {"revoked": True})
+        record_change(
+            session,
+            actor,
+            "api_key.revoked",
+            "api_key",
+            prefix,
+            {"revoked": False},
+            {"revoked": True},
+        )
     return key
 
 
@@ -125,8 +165,12 @@ def actor_for_token(session: Session, token: str) -> Actor:
     if not token.startswith(TOKEN_PREFIX) or len(parts) != 2:
         raise NotAuthenticated("the bearer token is not a Backhaul API key")
     key = session.scalars(select(ApiKey).where(ApiKey.prefix == parts[0])).first()
-    if (key is None or key.revoked_at is not None or not key.user.is_active
-            or not hmac.compare_digest(key.token_hash, _token_hash(token))):
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not key.user.is_active
+        or not hmac.compare_digest(key.token_hash, _token_hash(token))
+    ):
         raise NotAuthenticated("the API key is unknown or revoked")
     return actor_for(key.user, via="key")
 
@@ -160,13 +204,25 @@ def login(session: Session, username: str, password: str) -> LoginResult:
             user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
             user.failed_logins = 0
         session.flush()
-        system = Actor(user_id=None, username="web", display_name="Sign-in", role=Role.admin,
-                       via="system")
-        record_change(session, system, "user.login_failed", "user", user.username, None,
-                      {"locked": locked}, emit=False)
+        system = Actor(
+            user_id=None, username="web", display_name="Sign-in", role=Role.admin, via="system"
+        )
+        record_change(
+            session,
+            system,
+            "user.login_failed",
+            "user",
+            user.username,
+            None,
+            {"locked": locked},
+            emit=False,
+        )
         if locked:
-            return LoginResult(None, "too many failed attempts: the account is locked for "
-                                     f"{settings.login_lockout_seconds // 60} min")
+            return LoginResult(
+                None,
+                "too many failed attempts: the account is locked for "
+                f"{settings.login_lockout_seconds // 60} min",
+            )
         return LoginResult(None, generic)
     if user.failed_logins or user.locked_until:
         user.failed_logins, user.locked_until = 0, None

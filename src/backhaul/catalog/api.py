@@ -42,16 +42,18 @@ def create_brand(data: BrandIn, session: DbSession, actor: CurrentActor) -> Bran
 
 
 @router.get("/products", response_model=list[ProductOut])
-def list_products(session: DbSession, actor: CurrentActor, brand: ShortText = None,
-                  family: ShortText = None) -> list[ProductOut]:
+def list_products(
+    session: DbSession, actor: CurrentActor, brand: ShortText = None, family: ShortText = None
+) -> list[ProductOut]:
     """Products you may see, optionally by brand code or family."""
     products = service.list_products(session, actor, brand=brand, family=family)
     return [ProductOut.model_validate(p) for p in products]
 
 
 @router.post("/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED)
-def create_product(data: ProductIn, session: DbSession, actor: CurrentActor,
-                   response: Response) -> ProductOut:
+def create_product(
+    data: ProductIn, session: DbSession, actor: CurrentActor, response: Response
+) -> ProductOut:
     """Add a product; `brand` may be left out while there is a single brand."""
     product = service.create_product(session, actor, data)
     etag(response, product.version)
@@ -59,8 +61,9 @@ def create_product(data: ProductIn, session: DbSession, actor: CurrentActor,
 
 
 @router.get("/products/{sku}", response_model=ProductOut)
-def get_product(sku: str, session: DbSession, actor: CurrentActor,
-                response: Response) -> ProductOut:
+def get_product(
+    sku: str, session: DbSession, actor: CurrentActor, response: Response
+) -> ProductOut:
     """One product."""
     product = service.get_product(session, actor, sku)
     etag(response, product.version)
@@ -68,8 +71,14 @@ def get_product(sku: str, session: DbSession, actor: CurrentActor,
 
 
 @router.patch("/products/{sku}", response_model=ProductOut)
-def update_product(sku: str, patch: ProductPatch, session: DbSession, actor: CurrentActor,
-                   if_match: IfMatch, response: Response) -> ProductOut:
+def update_product(
+    sku: str,
+    patch: ProductPatch,
+    session: DbSession,
+    actor: CurrentActor,
+    if_match: IfMatch,
+    response: Response,
+) -> ProductOut:
     """Change a product; send `If-Match` with the version you read to avoid lost updates."""
     product = service.update_product(session, actor, sku, patch, if_match)
     etag(response, product.version)
@@ -77,15 +86,17 @@ def update_product(sku: str, patch: ProductPatch, session: DbSession, actor: Cur
 
 
 @router.get("/sites", response_model=list[SiteOut])
-def list_sites(session: DbSession, actor: CurrentActor,
-               kind: SiteKind | None = None) -> list[SiteOut]:
+def list_sites(
+    session: DbSession, actor: CurrentActor, kind: SiteKind | None = None
+) -> list[SiteOut]:
     """Sites you may see, optionally of one kind."""
     return [SiteOut.model_validate(s) for s in service.list_sites(session, actor, kind=kind)]
 
 
 @router.post("/sites", response_model=SiteOut, status_code=status.HTTP_201_CREATED)
-def create_site(data: SiteIn, session: DbSession, actor: CurrentActor,
-                response: Response) -> SiteOut:
+def create_site(
+    data: SiteIn, session: DbSession, actor: CurrentActor, response: Response
+) -> SiteOut:
     """Add a hub, repair partner or recycler."""
     site = service.create_site(session, actor, data)
     etag(response, site.version)
@@ -101,8 +112,14 @@ def get_site(code: str, session: DbSession, actor: CurrentActor, response: Respo
 
 
 @router.patch("/sites/{code}", response_model=SiteOut)
-def update_site(code: str, patch: SitePatch, session: DbSession, actor: CurrentActor,
-                if_match: IfMatch, response: Response) -> SiteOut:
+def update_site(
+    code: str,
+    patch: SitePatch,
+    session: DbSession,
+    actor: CurrentActor,
+    if_match: IfMatch,
+    response: Response,
+) -> SiteOut:
     """Change a site; send `If-Match` with the version you read to avoid lost updates."""
     site = service.update_site(session, actor, code, patch, if_match)
     etag(response, site.version)

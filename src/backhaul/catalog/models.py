@@ -91,11 +91,19 @@ class Product(Scoped, Base):
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
         return {
-            "brand": self.brand.code, "sku": self.sku, "name": self.name, "family": self.family,
-            "category": self.category, "serial_pattern": self.serial_pattern,
-            "regulated": self.regulated.value, "battery": self.battery.value,
-            "weight_g": self.weight_g, "msrp": str(self.msrp), "currency": self.currency,
-            "hs_code": self.hs_code, "warranty_months": self.warranty_months,
+            "brand": self.brand.code,
+            "sku": self.sku,
+            "name": self.name,
+            "family": self.family,
+            "category": self.category,
+            "serial_pattern": self.serial_pattern,
+            "regulated": self.regulated.value,
+            "battery": self.battery.value,
+            "weight_g": self.weight_g,
+            "msrp": str(self.msrp),
+            "currency": self.currency,
+            "hs_code": self.hs_code,
+            "warranty_months": self.warranty_months,
         }
 
 
@@ -123,8 +131,12 @@ class Site(Scoped, Base):
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
         return {
-            "code": self.code, "name": self.name, "region": self.region,
-            "timezone": self.timezone, "kind": self.kind.value,
-            "capabilities": list(self.capabilities), "labour_rate": str(self.labour_rate),
+            "code": self.code,
+            "name": self.name,
+            "region": self.region,
+            "timezone": self.timezone,
+            "kind": self.kind.value,
+            "capabilities": list(self.capabilities),
+            "labour_rate": str(self.labour_rate),
             "currency": self.currency,
         }

@@ -13,16 +13,23 @@ from backhaul.catalog.models import Battery, Regulated, SiteKind
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output
 
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
-                                        strip_whitespace=True, to_lower=True)]
-Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,39}$",
-                                       strip_whitespace=True, to_upper=True)]
-SiteCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,19}$",
-                                            strip_whitespace=True, to_upper=True)]
+Code = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", strip_whitespace=True, to_lower=True),
+]
+Sku = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,39}$", strip_whitespace=True, to_upper=True),
+]
+SiteCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,19}$", strip_whitespace=True, to_upper=True),
+]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=80)]
-Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$", strip_whitespace=True,
-                                          to_upper=True)]
+Region = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2,3}$", strip_whitespace=True, to_upper=True)
+]
 HsCode = Annotated[str, StringConstraints(pattern=r"^\d{4}(\.?\d{2}){1,3}$")]
 Capability = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$")]
 
@@ -43,10 +50,12 @@ def _known_timezone(name: str) -> str:
     return name
 
 
-SerialPattern = Annotated[str, StringConstraints(min_length=1, max_length=200),
-                          AfterValidator(_compiles)]
-TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64),
-                     AfterValidator(_known_timezone)]
+SerialPattern = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_compiles)
+]
+TimeZone = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_timezone)
+]
 
 
 class BrandIn(Input):
@@ -106,6 +115,7 @@ class ProductOut(Output):
     @classmethod
     def _brand_code(cls, value: object) -> object:
         return getattr(value, "code", value)
+
     sku: str
     name: str
     family: str

@@ -116,8 +116,9 @@ def create_product(session: Session, actor: Actor, data: ProductIn) -> Product:
     product = Product(brand=brand, **data.model_dump(exclude={"brand"}))
     session.add(product)
     session.flush()
-    record_change(session, actor, "product.created", "product", product.sku, None,
-                  product.snapshot())
+    record_change(
+        session, actor, "product.created", "product", product.sku, None, product.snapshot()
+    )
     return product
 
 
@@ -136,8 +137,9 @@ def update_product(
     before = product.snapshot()
     _apply(product, patch.model_dump(exclude_unset=True, exclude_none=True))
     session.flush()
-    record_change(session, actor, "product.updated", "product", product.sku, before,
-                  product.snapshot())
+    record_change(
+        session, actor, "product.updated", "product", product.sku, before, product.snapshot()
+    )
     return product
 
 

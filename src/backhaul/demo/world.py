@@ -30,61 +30,182 @@ SALES_END = datetime(2026, 11, 1, tzinfo=UTC)
 SALES_DAYS = 730
 
 PRODUCTS: list[dict[str, Any]] = [
-    {"sku": "SPK-100", "name": "Lumen Echo smart speaker", "family": "audio",
-     "category": "smart speaker", "serial_pattern": r"SPK1[0-9A-F]{8}", "regulated": "none",
-     "battery": "none", "weight_g": 820, "msrp": "129.00", "currency": "USD",
-     "hs_code": "8518.22", "warranty_months": 12, "share": 0.40, "prefix": "SPK1"},
-    {"sku": "RNG-200", "name": "Lumen Pulse health ring", "family": "wearables",
-     "category": "health ring", "serial_pattern": r"RNG2[0-9A-F]{8}", "regulated": "biometric",
-     "battery": "li_ion", "weight_g": 6, "msrp": "299.00", "currency": "USD",
-     "hs_code": "9029.20", "warranty_months": 24, "share": 0.20, "prefix": "RNG2"},
-    {"sku": "TAB-K8", "name": "Lumen Kids tablet 8", "family": "tablets",
-     "category": "children's tablet", "serial_pattern": r"TBK8[0-9A-F]{8}", "regulated": "children",
-     "battery": "li_ion", "weight_g": 410, "msrp": "149.00", "currency": "USD",
-     "hs_code": "8471.30", "warranty_months": 12, "share": 0.25, "prefix": "TBK8"},
-    {"sku": "CAM-AI1", "name": "Lumen Sentinel AI camera", "family": "cameras",
-     "category": "AI security camera", "serial_pattern": r"CAM1[0-9A-F]{8}", "regulated": "none",
-     "battery": "li_ion", "weight_g": 380, "msrp": "199.00", "currency": "USD",
-     "hs_code": "8525.89", "warranty_months": 24, "share": 0.15, "prefix": "CAM1"},
+    {
+        "sku": "SPK-100",
+        "name": "Lumen Echo smart speaker",
+        "family": "audio",
+        "category": "smart speaker",
+        "serial_pattern": r"SPK1[0-9A-F]{8}",
+        "regulated": "none",
+        "battery": "none",
+        "weight_g": 820,
+        "msrp": "129.00",
+        "currency": "USD",
+        "hs_code": "8518.22",
+        "warranty_months": 12,
+        "share": 0.40,
+        "prefix": "SPK1",
+    },
+    {
+        "sku": "RNG-200",
+        "name": "Lumen Pulse health ring",
+        "family": "wearables",
+        "category": "health ring",
+        "serial_pattern": r"RNG2[0-9A-F]{8}",
+        "regulated": "biometric",
+        "battery": "li_ion",
+        "weight_g": 6,
+        "msrp": "299.00",
+        "currency": "USD",
+        "hs_code": "9029.20",
+        "warranty_months": 24,
+        "share": 0.20,
+        "prefix": "RNG2",
+    },
+    {
+        "sku": "TAB-K8",
+        "name": "Lumen Kids tablet 8",
+        "family": "tablets",
+        "category": "children's tablet",
+        "serial_pattern": r"TBK8[0-9A-F]{8}",
+        "regulated": "children",
+        "battery": "li_ion",
+        "weight_g": 410,
+        "msrp": "149.00",
+        "currency": "USD",
+        "hs_code": "8471.30",
+        "warranty_months": 12,
+        "share": 0.25,
+        "prefix": "TBK8",
+    },
+    {
+        "sku": "CAM-AI1",
+        "name": "Lumen Sentinel AI camera",
+        "family": "cameras",
+        "category": "AI security camera",
+        "serial_pattern": r"CAM1[0-9A-F]{8}",
+        "regulated": "none",
+        "battery": "li_ion",
+        "weight_g": 380,
+        "msrp": "199.00",
+        "currency": "USD",
+        "hs_code": "8525.89",
+        "warranty_months": 24,
+        "share": 0.15,
+        "prefix": "CAM1",
+    },
 ]
 
 SITES: list[dict[str, Any]] = [
-    {"code": "HUB-US", "name": "Reno returns hub", "region": "US", "timezone": "America/Los_Angeles",
-     "kind": "hub", "labour_rate": "34.00", "currency": "USD",
-     "capabilities": ["inspect", "wipe:purge", "wipe:clear", "flash", "test:audio", "test:camera",
-                      "test:ring", "test:tablet", "second_verifier", "battery_quarantine"]},
-    {"code": "HUB-EU", "name": "Tilburg returns hub", "region": "EU", "timezone": "Europe/Amsterdam",
-     "kind": "hub", "labour_rate": "38.00", "currency": "EUR",
-     "capabilities": ["inspect", "wipe:purge", "wipe:clear", "flash", "test:audio", "test:camera",
-                      "test:tablet", "second_verifier"]},
-    {"code": "HUB-JP", "name": "Osaka returns hub", "region": "JP", "timezone": "Asia/Tokyo",
-     "kind": "hub", "labour_rate": "4200.00", "currency": "JPY",
-     "capabilities": ["inspect", "wipe:clear", "flash", "test:audio", "test:camera"]},
-    {"code": "FIX-US", "name": "Sierra Electronics Repair", "region": "US",
-     "timezone": "America/Los_Angeles", "kind": "repair_partner", "labour_rate": "45.00",
-     "currency": "USD", "capabilities": ["repair:board", "repair:battery", "repair:screen"]},
-    {"code": "RCY-EU", "name": "GreenLoop Recycling", "region": "EU", "timezone": "Europe/Berlin",
-     "kind": "recycler", "labour_rate": "25.00", "currency": "EUR",
-     "capabilities": ["recycle:weee", "recycle:battery", "destroy:storage"]},
+    {
+        "code": "HUB-US",
+        "name": "Reno returns hub",
+        "region": "US",
+        "timezone": "America/Los_Angeles",
+        "kind": "hub",
+        "labour_rate": "34.00",
+        "currency": "USD",
+        "capabilities": [
+            "inspect",
+            "wipe:purge",
+            "wipe:clear",
+            "flash",
+            "test:audio",
+            "test:camera",
+            "test:ring",
+            "test:tablet",
+            "second_verifier",
+            "battery_quarantine",
+        ],
+    },
+    {
+        "code": "HUB-EU",
+        "name": "Tilburg returns hub",
+        "region": "EU",
+        "timezone": "Europe/Amsterdam",
+        "kind": "hub",
+        "labour_rate": "38.00",
+        "currency": "EUR",
+        "capabilities": [
+            "inspect",
+            "wipe:purge",
+            "wipe:clear",
+            "flash",
+            "test:audio",
+            "test:camera",
+            "test:tablet",
+            "second_verifier",
+        ],
+    },
+    {
+        "code": "HUB-JP",
+        "name": "Osaka returns hub",
+        "region": "JP",
+        "timezone": "Asia/Tokyo",
+        "kind": "hub",
+        "labour_rate": "4200.00",
+        "currency": "JPY",
+        "capabilities": ["inspect", "wipe:clear", "flash", "test:audio", "test:camera"],
+    },
+    {
+        "code": "FIX-US",
+        "name": "Sierra Electronics Repair",
+        "region": "US",
+        "timezone": "America/Los_Angeles",
+        "kind": "repair_partner",
+        "labour_rate": "45.00",
+        "currency": "USD",
+        "capabilities": ["repair:board", "repair:battery", "repair:screen"],
+    },
+    {
+        "code": "RCY-EU",
+        "name": "GreenLoop Recycling",
+        "region": "EU",
+        "timezone": "Europe/Berlin",
+        "kind": "recycler",
+        "labour_rate": "25.00",
+        "currency": "EUR",
+        "capabilities": ["recycle:weee", "recycle:battery", "destroy:storage"],
+    },
 ]
 
 USERS: list[dict[str, Any]] = [
     {"username": "admin", "display_name": "Ada Admin", "role": "admin"},
     {"username": "supervisor", "display_name": "Sam Supervisor", "role": "supervisor"},
-    {"username": "tech.us", "display_name": "Toni Technician (Reno)", "role": "technician",
-     "sites": ["HUB-US"]},
-    {"username": "tech.eu", "display_name": "Eva Technician (Tilburg)", "role": "technician",
-     "sites": ["HUB-EU"]},
-    {"username": "tech.jp", "display_name": "Kenji Technician (Osaka)", "role": "technician",
-     "sites": ["HUB-JP"]},
-    {"username": "partner", "display_name": "Pat Partner (Sierra Repair)", "role": "partner",
-     "sites": ["FIX-US"]},
+    {
+        "username": "tech.us",
+        "display_name": "Toni Technician (Reno)",
+        "role": "technician",
+        "sites": ["HUB-US"],
+    },
+    {
+        "username": "tech.eu",
+        "display_name": "Eva Technician (Tilburg)",
+        "role": "technician",
+        "sites": ["HUB-EU"],
+    },
+    {
+        "username": "tech.jp",
+        "display_name": "Kenji Technician (Osaka)",
+        "role": "technician",
+        "sites": ["HUB-JP"],
+    },
+    {
+        "username": "partner",
+        "display_name": "Pat Partner (Sierra Repair)",
+        "role": "partner",
+        "sites": ["FIX-US"],
+    },
     {"username": "analyst", "display_name": "Ana Analyst", "role": "analyst"},
 ]
 
 # Where units are sold: region, currency, price factor against the USD list price, share.
-MARKETS = [("US", "USD", Decimal("1.00"), 0.45), ("EU", "EUR", Decimal("0.95"), 0.30),
-           ("UK", "GBP", Decimal("0.80"), 0.10), ("JP", "JPY", Decimal("150"), 0.15)]
+MARKETS = [
+    ("US", "USD", Decimal("1.00"), 0.45),
+    ("EU", "EUR", Decimal("0.95"), 0.30),
+    ("UK", "GBP", Decimal("0.80"), 0.10),
+    ("JP", "JPY", Decimal("150"), 0.15),
+]
 CHANNELS = [("webstore", 0.45), ("amazon", 0.30), ("retail", 0.20), ("b2b", 0.05)]
 
 
@@ -124,19 +245,33 @@ def sold_units(seed: int, count: int) -> Iterator[dict[str, Any]]:
                 break
             product = _pick(rng, products)
             serial = product["prefix"] + "".join(rng.choices(string.hexdigits[:16].upper(), k=8))
-            price = (Decimal(product["msrp"]) * factor * Decimal(rng.choice(["1", "1", "0.9", "0.8"])))
+            price = (
+                Decimal(product["msrp"]) * factor * Decimal(rng.choice(["1", "1", "0.9", "0.8"]))
+            )
             yield {
-                "serial": serial, "sku": product["sku"], "order_ref": f"LU-{order_number}",
+                "serial": serial,
+                "sku": product["sku"],
+                "order_ref": f"LU-{order_number}",
                 "customer_email": f"customer{order_number}@example.com",
-                "sold_at": sold_at.isoformat(), "region": region, "channel": channel,
-                "price": str(price.quantize(Decimal("1") if currency == "JPY" else Decimal("0.01"))),
+                "sold_at": sold_at.isoformat(),
+                "region": region,
+                "channel": channel,
+                "price": str(
+                    price.quantize(Decimal("1") if currency == "JPY" else Decimal("0.01"))
+                ),
                 "currency": currency,
             }
             produced += 1
 
 
-def load_demo(session: Session, actor: Actor, *, seed: int = 7, units: int = 40_000,
-              progress: Callable[[int], None] | None = None) -> DemoReport:
+def load_demo(
+    session: Session,
+    actor: Actor,
+    *,
+    seed: int = 7,
+    units: int = 40_000,
+    progress: Callable[[int], None] | None = None,
+) -> DemoReport:
     """Create the demo world unless it is there already (then change nothing)."""
     logins = [(u["username"], u["role"]) for u in USERS]
     if session.scalar(select(Brand.id).where(Brand.code == DEMO_BRAND)) is not None:
@@ -150,7 +285,7 @@ def load_demo(session: Session, actor: Actor, *, seed: int = 7, units: int = 40_
     for user in USERS:
         if session.scalar(select(User.id).where(User.username == user["username"])) is None:
             create_user(session, actor, UserIn.model_validate({**user, "password": DEMO_PASSWORD}))
-    summary = import_units(session, actor, sold_units(seed, units), source=f"demo seed {seed}",
-                           progress=progress)
-    return DemoReport(products=len(PRODUCTS), sites=len(SITES), units=summary.added,
-                      logins=logins)
+    summary = import_units(
+        session, actor, sold_units(seed, units), source=f"demo seed {seed}", progress=progress
+    )
+    return DemoReport(products=len(PRODUCTS), sites=len(SITES), units=summary.added, logins=logins)

@@ -76,15 +76,35 @@ class AuditCheckpoint(Base):
 
 
 def _record_content(
-    *, stream: str, seq: int, at: datetime, actor_id: int | None, actor_name: str,
-    actor_via: str, request_id: str | None, action: str, object_type: str, object_id: str,
-    before: Any, after: Any, prev_hash: str,
+    *,
+    stream: str,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    actor_name: str,
+    actor_via: str,
+    request_id: str | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Any,
+    after: Any,
+    prev_hash: str,
 ) -> dict[str, Any]:
     return {
-        "stream": stream, "seq": seq, "at": at.isoformat(timespec="microseconds"),
-        "actor_id": actor_id, "actor_name": actor_name, "actor_via": actor_via,
-        "request_id": request_id, "action": action, "object_type": object_type,
-        "object_id": object_id, "before": before, "after": after, "prev_hash": prev_hash,
+        "stream": stream,
+        "seq": seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "actor_via": actor_via,
+        "request_id": request_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "before": before,
+        "after": after,
+        "prev_hash": prev_hash,
     }
 
 
@@ -94,17 +114,35 @@ def _hash(content: dict[str, Any]) -> str:
 
 def record_hash(record: AuditRecord) -> str:
     """The hash the record's current content should have."""
-    return _hash(_record_content(
-        stream=record.stream, seq=record.seq, at=record.at, actor_id=record.actor_id,
-        actor_name=record.actor_name, actor_via=record.actor_via, request_id=record.request_id,
-        action=record.action, object_type=record.object_type, object_id=record.object_id,
-        before=record.before, after=record.after, prev_hash=record.prev_hash,
-    ))
+    return _hash(
+        _record_content(
+            stream=record.stream,
+            seq=record.seq,
+            at=record.at,
+            actor_id=record.actor_id,
+            actor_name=record.actor_name,
+            actor_via=record.actor_via,
+            request_id=record.request_id,
+            action=record.action,
+            object_type=record.object_type,
+            object_id=record.object_id,
+            before=record.before,
+            after=record.after,
+            prev_hash=record.prev_hash,
+        )
+    )
 
 
 def write(
-    session: Session, actor: Actor, action: str, object_type: str, object_id: str,
-    before: Any = None, after: Any = None, *, stream: str | None = None,
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Any = None,
+    after: Any = None,
+    *,
+    stream: str | None = None,
 ) -> AuditRecord:
     """Append one audit record to the object's chain, inside the caller's transaction."""
     stream = stream or f"{object_type}:{object_id}"
@@ -116,10 +154,18 @@ def write(
     ).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
     fields = {
-        "stream": stream, "seq": seq, "at": utcnow(), "actor_id": actor.user_id,
-        "actor_name": actor.username, "actor_via": actor.via,
-        "request_id": current_request_id(), "action": action, "object_type": object_type,
-        "object_id": object_id, "before": jsonable(before), "after": jsonable(after),
+        "stream": stream,
+        "seq": seq,
+        "at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor_name": actor.username,
+        "actor_via": actor.via,
+        "request_id": current_request_id(),
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "before": jsonable(before),
+        "after": jsonable(after),
         "prev_hash": prev_hash,
     }
     # Round-trip through JSON so the hashed content is exactly what the database will give back.
@@ -136,9 +182,12 @@ def write(
 
 def _checkpoint_payload(cp: AuditCheckpoint) -> dict[str, Any]:
     return {
-        "seq": cp.seq, "at": cp.at.isoformat(timespec="microseconds"),
-        "first_record_id": cp.first_record_id, "last_record_id": cp.last_record_id,
-        "record_count": cp.record_count, "records_digest": cp.records_digest,
+        "seq": cp.seq,
+        "at": cp.at.isoformat(timespec="microseconds"),
+        "first_record_id": cp.first_record_id,
+        "last_record_id": cp.last_record_id,
+        "record_count": cp.record_count,
+        "records_digest": cp.records_digest,
         "prev_hash": cp.prev_hash,
     }
 
@@ -177,8 +226,12 @@ def checkpoint(session: Session) -> AuditCheckpoint | None:
         return None
     digest, count = _digest(_hashes_between(session, after_id, upto_id))
     cp = AuditCheckpoint(
-        seq=(last.seq + 1) if last else 1, at=utcnow(), first_record_id=after_id,
-        last_record_id=upto_id, record_count=count, records_digest=digest,
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        first_record_id=after_id,
+        last_record_id=upto_id,
+        record_count=count,
+        records_digest=digest,
         prev_hash=last.hash if last else GENESIS,
     )
     payload = _checkpoint_payload(cp)
@@ -243,16 +296,22 @@ def _verify_chains(session: Session, report: VerifyReport, progress: Any) -> Non
             stream, prev_seq, prev_hash = record.stream, 0, GENESIS
             report.streams += 1
         if record_hash(record) != record.hash:
-            report.finding = Finding(record.id, where, "content was edited: it no longer matches its hash")
+            report.finding = Finding(
+                record.id, where, "content was edited: it no longer matches its hash"
+            )
             return
         if record.seq != prev_seq + 1:
-            why = (f"records are missing before it: the chain jumps from seq {prev_seq} "
-                   f"to {record.seq} (deleted)")
+            why = (
+                f"records are missing before it: the chain jumps from seq {prev_seq} "
+                f"to {record.seq} (deleted)"
+            )
             report.finding = Finding(record.id, where, why)
             return
         if record.prev_hash != prev_hash:
-            why = ("its link does not match the record before it in the chain "
-                   "(inserted, reordered or replaced)")
+            why = (
+                "its link does not match the record before it in the chain "
+                "(inserted, reordered or replaced)"
+            )
             report.finding = Finding(record.id, where, why)
             return
         prev_seq, prev_hash = record.seq, record.hash
@@ -270,18 +329,25 @@ def _verify_checkpoints(session: Session, report: VerifyReport) -> None:
             report.finding = Finding(None, where, "checkpoints are missing or out of order")
             return
         if _hash(payload) != cp.hash or not signing.verify(payload, cp.signature, key):
-            report.finding = Finding(None, where, "signature does not verify: the checkpoint was altered")
+            report.finding = Finding(
+                None, where, "signature does not verify: the checkpoint was altered"
+            )
             return
         digest, count = _digest(_hashes_between(session, cp.first_record_id, cp.last_record_id))
         if (digest, count) != (cp.records_digest, cp.record_count):
-            why = (f"the records it covers changed: {count} present where {cp.record_count} were "
-                   "signed, or their hashes differ (a record was deleted, inserted or replaced)")
+            why = (
+                f"the records it covers changed: {count} present where {cp.record_count} were "
+                "signed, or their hashes differ (a record was deleted, inserted or replaced)"
+            )
             report.finding = Finding(None, where, why)
             return
         prev_hash, prev_last, expected_seq = cp.hash, cp.last_record_id, cp.seq + 1
-    report.unsigned_tail = session.scalar(
-        select(text("count(*)")).select_from(AuditRecord).where(AuditRecord.id > prev_last)
-    ) or 0
+    report.unsigned_tail = (
+        session.scalar(
+            select(text("count(*)")).select_from(AuditRecord).where(AuditRecord.id > prev_last)
+        )
+        or 0
+    )
     _verify_log(checkpoints, report)
 
 
@@ -295,8 +361,10 @@ def _verify_log(checkpoints: list[AuditCheckpoint], report: VerifyReport) -> Non
             continue
         entry = json.loads(line)
         if stored.get(entry["seq"]) != entry["hash"]:
-            why = (f"{log.name} line {line_number} records it, but the database no longer holds it "
-                   "as signed (checkpoints were deleted or replaced)")
+            why = (
+                f"{log.name} line {line_number} records it, but the database no longer holds it "
+                "as signed (checkpoints were deleted or replaced)"
+            )
             report.finding = Finding(None, f"checkpoint {entry['seq']}", why)
             return
 

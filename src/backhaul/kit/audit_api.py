@@ -50,7 +50,8 @@ class AuditRecordOut(Output):
 
 @router.get("/audit", response_model=list[AuditRecordOut])
 def list_audit_records(
-    session: DbSession, actor: CurrentActor,
+    session: DbSession,
+    actor: CurrentActor,
     object_type: Annotated[str | None, Query(max_length=40)] = None,
     object_id: Annotated[str | None, Query(max_length=160)] = None,
     after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -64,7 +65,9 @@ def list_audit_records(
         if check is None or object_id is None:
             raise ValidationFailed(
                 "your access is limited to some brands or sites: name an object "
-                "(object_type and object_id) to read its trail", field="query.object_type")
+                "(object_type and object_id) to read its trail",
+                field="query.object_type",
+            )
         check(session, actor, object_id)
     statement = select(AuditRecord).where(AuditRecord.id > after_id)
     if object_type:

@@ -67,11 +67,17 @@ class Actor:
         return self.site_ids is None or (site_id is not None and site_id in self.site_ids)
 
 
-SYSTEM = Actor(user_id=None, username="system", display_name="Backhaul (system)", role=Role.admin,
-               via="system")
+SYSTEM = Actor(
+    user_id=None, username="system", display_name="Backhaul (system)", role=Role.admin, via="system"
+)
 
 
 def cli_actor(username: str = "cli") -> Actor:
     """The actor for a command run by an operator at the shell (full rights, named in the audit)."""
-    return Actor(user_id=None, username=username, display_name=f"CLI ({username})",
-                 role=Role.admin, via="system")
+    return Actor(
+        user_id=None,
+        username=username,
+        display_name=f"CLI ({username})",
+        role=Role.admin,
+        via="system",
+    )

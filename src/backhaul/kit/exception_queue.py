@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backhaul.db import Base, UTCDateTime, utcnow
@@ -34,12 +34,25 @@ class ExceptionItem(Scoped, Base):
     resolution: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
-def add(session: Session, kind: str, reason: str, payload: dict[str, Any], *,
-        reference: str | None = None, brand_id: int | None = None,
-        site_id: int | None = None) -> ExceptionItem:
+def add(
+    session: Session,
+    kind: str,
+    reason: str,
+    payload: dict[str, Any],
+    *,
+    reference: str | None = None,
+    brand_id: int | None = None,
+    site_id: int | None = None,
+) -> ExceptionItem:
     """Queue one item for a supervisor, inside the caller's transaction."""
-    item = ExceptionItem(kind=kind, reason=reason[:500], reference=reference,
-                         payload=jsonable(payload), brand_id=brand_id, site_id=site_id,
-                         created_at=utcnow())
+    item = ExceptionItem(
+        kind=kind,
+        reason=reason[:500],
+        reference=reference,
+        payload=jsonable(payload),
+        brand_id=brand_id,
+        site_id=site_id,
+        created_at=utcnow(),
+    )
     session.add(item)
     return item

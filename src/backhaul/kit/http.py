@@ -41,8 +41,9 @@ def parse_if_match(
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit() or len(value) > 12:
-        raise ValidationFailed("If-Match must be a version number such as \"3\"",
-                               field="header.If-Match")
+        raise ValidationFailed(
+            'If-Match must be a version number such as "3"', field="header.If-Match"
+        )
     return int(value)
 
 
@@ -79,54 +80,91 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> Response:
         errors = [
-            {"field": _field_path(item.get("loc", ())), "message": str(item.get("msg", "")),
-             "code": item.get("type")}
+            {
+                "field": _field_path(item.get("loc", ())),
+                "message": str(item.get("msg", "")),
+                "code": item.get("type"),
+            }
             for item in error.errors()
         ]
         if any(item["code"] == "json_invalid" for item in errors):
-            return problem_response(400, {
-                "type": "https://backhaul.dev/problems/malformed-json", "title": "Malformed JSON",
-                "detail": "the request body is not valid JSON", "errors": errors})
+            return problem_response(
+                400,
+                {
+                    "type": "https://backhaul.dev/problems/malformed-json",
+                    "title": "Malformed JSON",
+                    "detail": "the request body is not valid JSON",
+                    "errors": errors,
+                },
+            )
         detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
-        return problem_response(422, {
-            "type": "https://backhaul.dev/problems/validation", "title": "Invalid input",
-            "detail": detail, "errors": errors})
+        return problem_response(
+            422,
+            {
+                "type": "https://backhaul.dev/problems/validation",
+                "title": "Invalid input",
+                "detail": detail,
+                "errors": errors,
+            },
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> Response:
-        response = problem_response(error.status_code, {
-            "type": "about:blank", "title": str(error.detail), "detail": str(error.detail)})
+        response = problem_response(
+            error.status_code,
+            {"type": "about:blank", "title": str(error.detail), "detail": str(error.detail)},
+        )
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
 
     @app.exception_handler(StaleDataError)
     async def _stale(_request: Request, _error: StaleDataError) -> Response:
-        return problem_response(409, {
-            "type": "https://backhaul.dev/problems/conflict", "title": "Conflict",
-            "detail": "someone else changed this object at the same time; reload and retry"})
+        return problem_response(
+            409,
+            {
+                "type": "https://backhaul.dev/problems/conflict",
+                "title": "Conflict",
+                "detail": "someone else changed this object at the same time; reload and retry",
+            },
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, error: IntegrityError) -> Response:
         log.warning("integrity error: %s", error.orig)
-        return problem_response(409, {
-            "type": "https://backhaul.dev/problems/conflict", "title": "Conflict",
-            "detail": "the change clashes with a concurrent change or an existing record; "
-                      "reload and retry"})
+        return problem_response(
+            409,
+            {
+                "type": "https://backhaul.dev/problems/conflict",
+                "title": "Conflict",
+                "detail": "the change clashes with a concurrent change or an existing record; "
+                "reload and retry",
+            },
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, error: OperationalError) -> Response:
         log.error("database unavailable: %s", error.orig)
-        return problem_response(503, {
-            "type": "https://backhaul.dev/problems/unavailable", "title": "Service unavailable",
-            "detail": "the database is busy or unreachable; retry shortly"})
+        return problem_response(
+            503,
+            {
+                "type": "https://backhaul.dev/problems/unavailable",
+                "title": "Service unavailable",
+                "detail": "the database is busy or unreachable; retry shortly",
+            },
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> Response:
         log.exception("unhandled error", exc_info=error)
-        return problem_response(500, {
-            "type": "https://backhaul.dev/problems/internal", "title": "Internal error",
-            "detail": "an unexpected error occurred; it has been logged with this request id"})
+        return problem_response(
+            500,
+            {
+                "type": "https://backhaul.dev/problems/internal",
+                "title": "Internal error",
+                "detail": "an unexpected error occurred; it has been logged with this request id",
+            },
+        )
 
 
 class RequestIdMiddleware:
@@ -145,8 +183,10 @@ class RequestIdMiddleware:
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:

@@ -15,6 +15,12 @@ Currency = Annotated[
 
 Money = Annotated[
     Decimal,
-    Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, max_digits=12,
-          description="An amount with at most two decimals", examples=["199.00"]),
+    Field(
+        ge=0,
+        le=Decimal("9999999999.99"),
+        decimal_places=2,
+        max_digits=12,
+        description="An amount with at most two decimals",
+        examples=["199.00"],
+    ),
 ]

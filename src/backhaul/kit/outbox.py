@@ -35,8 +35,13 @@ class OutboxEvent(Base):
 def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> OutboxEvent:
     """Queue an event inside the caller's transaction; it exists only if the change commits."""
     event = OutboxEvent(
-        event_id=new_id(), type=event_type, subject=subject, payload=jsonable(payload),
-        request_id=current_request_id(), created_at=utcnow(), attempts=0,
+        event_id=new_id(),
+        type=event_type,
+        subject=subject,
+        payload=jsonable(payload),
+        request_id=current_request_id(),
+        created_at=utcnow(),
+        attempts=0,
     )
     session.add(event)
     session.flush()
@@ -45,7 +50,11 @@ def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any
 
 def pending(session: Session, limit: int = 100) -> list[OutboxEvent]:
     """The oldest undelivered events, for a delivery worker."""
-    return list(session.scalars(
-        select(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))
-        .order_by(OutboxEvent.id).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.delivered_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ SESSION_SECRET_FILE = "session-secret"
 
 
 def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8; what every hash and signature covers."""
+    """Deterministic JSON (sorted keys, no spaces, UTF-8): what hashes and signatures cover."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -98,8 +99,6 @@ def session_secret() -> str:
         return configured
     path = _keys_dir() / SESSION_SECRET_FILE
     if not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):  # another process wrote it first
             _write_private(path, secrets.token_urlsafe(48).encode())
-        except FileExistsError:
-            pass
     return path.read_text().strip()

@@ -8,7 +8,7 @@ from sqlalchemy import Select
 
 from backhaul.kit.auth import Actor
 
-T = TypeVar("T", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[Any])
 
 
 class Scoped:
@@ -22,7 +22,7 @@ class Scoped:
     site_scope: str | None = None
 
 
-def visible(actor: Actor, statement: Select[T], model: type[Scoped]) -> Select[T]:
+def visible(actor: Actor, statement: S, model: type[Scoped]) -> S:
     """Restrict a SELECT over `model` to the rows inside the actor's brand and site scope."""
     if model.brand_scope and actor.brand_ids is not None:
         statement = statement.where(getattr(model, model.brand_scope).in_(actor.brand_ids))

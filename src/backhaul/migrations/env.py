@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 
@@ -13,7 +13,7 @@ from backhaul.tables import metadata
 url = context.config.get_main_option("sqlalchemy.url") or get_settings().database_url
 
 
-def render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Write our UTC timestamp type as a plain timezone-aware DateTime in migrations."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

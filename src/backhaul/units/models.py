@@ -45,7 +45,8 @@ class Unit(Scoped, Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     state: Mapped[State] = mapped_column(
-        Enum(State, name="unit_state", native_enum=False, length=30))
+        Enum(State, name="unit_state", native_enum=False, length=30)
+    )
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     order_ref: Mapped[str] = mapped_column(String(64))
@@ -56,5 +57,6 @@ class Unit(Scoped, Base):
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3))
     warranty_end: Mapped[date] = mapped_column(Date)
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"),
-                                                        nullable=True)
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_batches.id"), nullable=True
+    )

@@ -9,8 +9,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-FIELDS = ("serial", "sku", "order_ref", "customer_email", "sold_at", "region", "channel",
-          "price", "currency")
+FIELDS = (
+    "serial",
+    "sku",
+    "order_ref",
+    "customer_email",
+    "sold_at",
+    "region",
+    "channel",
+    "price",
+    "currency",
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REGION = re.compile(r"^[A-Z]{2,3}$")
@@ -68,15 +77,13 @@ def add_months(day: date, months: int) -> date:
 
 def parse_timestamp(value: Any) -> datetime:
     """ISO 8601 date or date-time; without a zone it is taken as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        parsed = datetime.fromisoformat(str(value).strip())
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def check_row(row_number: int, raw: Any, products: dict[str, ProductRule],
-              now: datetime) -> SoldUnit | Rejection:
+def check_row(
+    row_number: int, raw: Any, products: dict[str, ProductRule], now: datetime
+) -> SoldUnit | Rejection:
     """Normalise one sold-unit row, or say which field is wrong and why."""
     if not isinstance(raw, dict):
         return Rejection(row_number, None, "row", "a row must be an object with named fields")
@@ -96,8 +103,10 @@ def check_row(row_number: int, raw: Any, products: dict[str, ProductRule],
     if product is None:
         return reject("sku", f"unknown SKU '{sku[:40]}'")
     if not product.serial_pattern.fullmatch(serial):
-        return reject("serial", f"does not match the serial pattern of {sku} "
-                                f"({product.serial_pattern.pattern})")
+        return reject(
+            "serial",
+            f"does not match the serial pattern of {sku} ({product.serial_pattern.pattern})",
+        )
     try:
         sold_at = parse_timestamp(raw["sold_at"])
     except (ValueError, TypeError):
@@ -129,8 +138,16 @@ def check_row(row_number: int, raw: Any, products: dict[str, ProductRule],
     if len(channel) > 40:
         return reject("channel", "longer than 40 characters")
     return SoldUnit(
-        serial=serial, sku=sku, order_ref=order_ref, customer_email=email, sold_at=sold_at,
-        region=region, channel=channel, price=price.quantize(Decimal("0.01")),
-        currency=currency, warranty_end=add_months(sold_at.date(), product.warranty_months),
-        product_id=product.product_id, brand_id=product.brand_id,
+        serial=serial,
+        sku=sku,
+        order_ref=order_ref,
+        customer_email=email,
+        sold_at=sold_at,
+        region=region,
+        channel=channel,
+        price=price.quantize(Decimal("0.01")),
+        currency=currency,
+        warranty_end=add_months(sold_at.date(), product.warranty_months),
+        product_id=product.product_id,
+        brand_id=product.brand_id,
     )

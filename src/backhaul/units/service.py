@@ -54,7 +54,11 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def import_units(
-    session: Session, actor: Actor, rows: Iterable[Any], *, source: str,
+    session: Session,
+    actor: Actor,
+    rows: Iterable[Any],
+    *,
+    source: str,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Register sold units; bad rows are refused (and queued) without stopping the good ones.
@@ -67,8 +71,15 @@ def import_units(
     now = utcnow()
     summary = ImportSummary()
     digest = hashlib.sha256()
-    batch = ImportBatch(source=source[:300], rows_sha256="", added=0, duplicates=0, rejected=0,
-                        actor_name=actor.username, created_at=now)
+    batch = ImportBatch(
+        source=source[:300],
+        rows_sha256="",
+        added=0,
+        duplicates=0,
+        rejected=0,
+        actor_name=actor.username,
+        created_at=now,
+    )
     session.add(batch)
     session.flush()
     row_number = 0
@@ -90,24 +101,41 @@ def import_units(
         if progress:
             progress(len(chunk))
     batch.rows_sha256 = digest.hexdigest()
-    batch.added, batch.duplicates, batch.rejected = (summary.added, summary.duplicates,
-                                                     summary.rejected)
+    batch.added, batch.duplicates, batch.rejected = (
+        summary.added,
+        summary.duplicates,
+        summary.rejected,
+    )
     session.flush()
     summary.batch_id = batch.id
-    record_change(session, actor, "units.imported", "import", str(batch.id), None, {
-        "source": batch.source, "added": summary.added, "duplicates": summary.duplicates,
-        "rejected": summary.rejected, "rows_sha256": batch.rows_sha256,
-    })
+    record_change(
+        session,
+        actor,
+        "units.imported",
+        "import",
+        str(batch.id),
+        None,
+        {
+            "source": batch.source,
+            "added": summary.added,
+            "duplicates": summary.duplicates,
+            "rejected": summary.rejected,
+            "rows_sha256": batch.rows_sha256,
+        },
+    )
     return summary
 
 
-def _reject(session: Session, summary: ImportSummary, rejection: Rejection, raw: Any,
-            source: str) -> None:
+def _reject(
+    session: Session, summary: ImportSummary, rejection: Rejection, raw: Any, source: str
+) -> None:
     summary.rejected += 1
     if len(summary.rejections) < MAX_REPORTED_REJECTIONS:
         summary.rejections.append(rejection)
     exception_queue.add(
-        session, "import_row", f"row {rejection.row}: {rejection.field}: {rejection.reason}",
+        session,
+        "import_row",
+        f"row {rejection.row}: {rejection.field}: {rejection.reason}",
         {"source": source, "row": rejection.row, "data": _printable(raw)},
         reference=rejection.serial,
     )
@@ -115,41 +143,70 @@ def _reject(session: Session, summary: ImportSummary, rejection: Rejection, raw:
 
 def _printable(raw: Any) -> Any:
     if isinstance(raw, dict):
-        return {str(k)[:64]: (v if isinstance(v, int | float | bool) or v is None else str(v)[:200])
-                for k, v in list(raw.items())[:20]}
+        return {
+            str(k)[:64]: (v if isinstance(v, int | float | bool) or v is None else str(v)[:200])
+            for k, v in list(raw.items())[:20]
+        }
     return str(raw)[:500]
 
 
-def _drop_duplicates(session: Session, summary: ImportSummary, checked: list[SoldUnit], *,
-                     raw_rows: list[Any], source: str) -> list[SoldUnit]:
+def _drop_duplicates(
+    session: Session,
+    summary: ImportSummary,
+    checked: list[SoldUnit],
+    *,
+    raw_rows: list[Any],
+    source: str,
+) -> list[SoldUnit]:
     if not checked:
         return []
-    existing = dict(session.execute(
-        select(Unit.serial, Unit.order_ref).where(Unit.serial.in_([u.serial for u in checked]))
-    ).tuples().all())
+    existing = dict(
+        session.execute(
+            select(Unit.serial, Unit.order_ref).where(Unit.serial.in_([u.serial for u in checked]))
+        )
+        .tuples()
+        .all()
+    )
     fresh: dict[str, SoldUnit] = {}
     for unit in checked:
         known_order = existing.get(unit.serial) or (
-            fresh[unit.serial].order_ref if unit.serial in fresh else None)
+            fresh[unit.serial].order_ref if unit.serial in fresh else None
+        )
         if known_order is None:
             fresh[unit.serial] = unit
         elif known_order == unit.order_ref:
             summary.duplicates += 1
         else:
-            rejection = Rejection(0, unit.serial, "serial",
-                                  f"already registered on order {known_order}")
-            _reject(session, summary, rejection, {"serial": unit.serial,
-                                                  "order_ref": unit.order_ref}, source)
+            rejection = Rejection(
+                0, unit.serial, "serial", f"already registered on order {known_order}"
+            )
+            _reject(
+                session,
+                summary,
+                rejection,
+                {"serial": unit.serial, "order_ref": unit.order_ref},
+                source,
+            )
     return list(fresh.values())
 
 
 def _unit_values(unit: SoldUnit, batch_id: int) -> dict[str, Any]:
     return {
-        "serial": unit.serial, "brand_id": unit.brand_id, "product_id": unit.product_id,
-        "state": State.in_field, "site_id": None, "version": 1, "order_ref": unit.order_ref,
-        "customer_email": unit.customer_email, "sold_at": unit.sold_at, "region": unit.region,
-        "channel": unit.channel, "price": unit.price, "currency": unit.currency,
-        "warranty_end": unit.warranty_end, "import_batch_id": batch_id,
+        "serial": unit.serial,
+        "brand_id": unit.brand_id,
+        "product_id": unit.product_id,
+        "state": State.in_field,
+        "site_id": None,
+        "version": 1,
+        "order_ref": unit.order_ref,
+        "customer_email": unit.customer_email,
+        "sold_at": unit.sold_at,
+        "region": unit.region,
+        "channel": unit.channel,
+        "price": unit.price,
+        "currency": unit.currency,
+        "warranty_end": unit.warranty_end,
+        "import_batch_id": batch_id,
     }
 
 

@@ -26,7 +26,8 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", dependencies=[CsrfChecked])
 def login(
-    request: Request, session: DbSession,
+    request: Request,
+    session: DbSession,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
@@ -34,8 +35,14 @@ def login(
     """Check the password; on success start a fresh session, on failure say why."""
     result = service.login(session, username, password)
     if result.user is None:
-        return render(request, "login.html", status=401, error=result.error,
-                      username=username, next=_safe_next(next))
+        return render(
+            request,
+            "login.html",
+            status=401,
+            error=result.error,
+            username=username,
+            next=_safe_next(next),
+        )
     request.session.clear()  # a new session on sign-in: no fixation
     request.session["uid"] = result.user.id
     csrf_token(request)

@@ -22,25 +22,54 @@ FormText = Annotated[str, Form(max_length=500)]
 @router.get("/products")
 def products(request: Request, session: DbSession, actor: PageActor) -> Response:
     """Every product you may see."""
-    return render(request, "products.html", actor,
-                  products=service.list_products(session, actor),
-                  brands=service.list_brands(session, actor),
-                  regulated=list(Regulated), batteries=list(Battery), form={}, errors={})
+    return render(
+        request,
+        "products.html",
+        actor,
+        products=service.list_products(session, actor),
+        brands=service.list_brands(session, actor),
+        regulated=list(Regulated),
+        batteries=list(Battery),
+        form={},
+        errors={},
+    )
 
 
 @router.post("/products", dependencies=[CsrfChecked])
 def add_product(
-    request: Request, session: DbSession, actor: PageActor,
-    brand: FormText = "", sku: FormText = "", name: FormText = "", family: FormText = "",
-    category: FormText = "", serial_pattern: FormText = "", regulated: FormText = "none",
-    battery: FormText = "li_ion", weight_g: FormText = "", msrp: FormText = "",
-    currency: FormText = "", hs_code: FormText = "", warranty_months: FormText = "12",
+    request: Request,
+    session: DbSession,
+    actor: PageActor,
+    brand: FormText = "",
+    sku: FormText = "",
+    name: FormText = "",
+    family: FormText = "",
+    category: FormText = "",
+    serial_pattern: FormText = "",
+    regulated: FormText = "none",
+    battery: FormText = "li_ion",
+    weight_g: FormText = "",
+    msrp: FormText = "",
+    currency: FormText = "",
+    hs_code: FormText = "",
+    warranty_months: FormText = "12",
 ) -> Response:
     """Add a product from the form; on a mistake, show the form again with the field named."""
-    form = {"brand": brand or None, "sku": sku, "name": name, "family": family,
-            "category": category, "serial_pattern": serial_pattern, "regulated": regulated,
-            "battery": battery, "weight_g": weight_g, "msrp": msrp, "currency": currency,
-            "hs_code": hs_code, "warranty_months": warranty_months}
+    form = {
+        "brand": brand or None,
+        "sku": sku,
+        "name": name,
+        "family": family,
+        "category": category,
+        "serial_pattern": serial_pattern,
+        "regulated": regulated,
+        "battery": battery,
+        "weight_g": weight_g,
+        "msrp": msrp,
+        "currency": currency,
+        "hs_code": hs_code,
+        "warranty_months": warranty_months,
+    }
     errors: dict[str, str] = {}
     try:
         product = service.create_product(session, actor, ProductIn.model_validate(form))
@@ -49,10 +78,18 @@ def add_product(
     except DomainError as error:
         errors = {error.field or "form": error.detail}
     if errors:
-        return render(request, "products.html", actor, status=422,
-                      products=service.list_products(session, actor),
-                      brands=service.list_brands(session, actor), regulated=list(Regulated),
-                      batteries=list(Battery), form=form, errors=errors)
+        return render(
+            request,
+            "products.html",
+            actor,
+            status=422,
+            products=service.list_products(session, actor),
+            brands=service.list_brands(session, actor),
+            regulated=list(Regulated),
+            batteries=list(Battery),
+            form=form,
+            errors=errors,
+        )
     flash(request, f"Product {product.sku} added.")
     return RedirectResponse("/catalog/products", status_code=303)
 

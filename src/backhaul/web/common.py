@@ -51,8 +51,10 @@ def check_csrf(request: Request, csrf: Annotated[str, Form(max_length=200)] = ""
     """Dependency for every form POST: the hidden field must equal the session's token."""
     expected = request.session.get(CSRF_KEY)
     if not isinstance(expected, str) or not hmac.compare_digest(expected, csrf):
-        raise CsrfRejected("this form has expired or did not come from this site; "
-                           "reload the page and submit it again")
+        raise CsrfRejected(
+            "this form has expired or did not come from this site; "
+            "reload the page and submit it again"
+        )
 
 
 CsrfChecked = Depends(check_csrf)
@@ -69,12 +71,14 @@ def _page_actor(request: Request, session: DbSession) -> Actor:
 PageActor = Annotated[Actor, Depends(_page_actor)]
 
 
-def render(request: Request, template: str, actor: Actor | None = None, status: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, actor: Actor | None = None, status: int = 200, **context: Any
+) -> HTMLResponse:
     """Render a page with the signed-in actor, the CSRF token and any flash message."""
     flash = request.session.pop("flash", None)
     return templates.TemplateResponse(
-        request, template,
+        request,
+        template,
         {"actor": actor, "csrf": csrf_token(request), "flash": flash, **context},
         status_code=status,
     )

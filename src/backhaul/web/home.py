@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from backhaul.catalog import service as catalog
 from backhaul.kit.http import DbSession
-from backhaul.units.models import Unit
 from backhaul.kit.visibility import visible
+from backhaul.units.models import Unit
 from backhaul.web.common import PageActor, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,5 +29,12 @@ def home(request: Request, session: DbSession, actor: PageActor) -> Response:
     sites = catalog.list_sites(session, actor)
     products = catalog.list_products(session, actor)
     units = session.scalar(visible(actor, select(func.count()).select_from(Unit), Unit)) or 0
-    return render(request, "home.html", actor, intro=ROLE_INTRO[actor.role.value],
-                  sites=sites, products=products, unit_count=units)
+    return render(
+        request,
+        "home.html",
+        actor,
+        intro=ROLE_INTRO[actor.role.value],
+        sites=sites,
+        products=products,
+        unit_count=units,
+    )

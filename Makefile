@@ -1,0 +1,50 @@
+# The two commands: `make run` serves the demo, `make test` runs every check.
+# Both set everything up on a machine that has only Python 3.11.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export BACKHAUL_DATABASE_URL ?= sqlite:///./backhaul.db
+
+.PHONY: run test lint typecheck test-sqlite test-postgres bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/backhaul db upgrade
+	$(BIN)/backhaul demo
+	@echo ""
+	@echo "  Backhaul is at http://127.0.0.1:8000  (sign in with a demo login above, e.g. admin / backhaul-demo)"
+	@echo "  API docs: http://127.0.0.1:8000/docs"
+	@echo ""
+	$(BIN)/backhaul serve --no-migrate --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest
+
+test-postgres: $(STAMP)
+	scripts/with-postgres $(BIN)/pytest
+
+test: lint typecheck test-sqlite test-postgres
+	@echo "all checks passed (SQLite and PostgreSQL)"
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+docs: $(STAMP)
+	$(BIN)/python -m backhaul.docs
+
+clean:
+	rm -rf $(VENV) backhaul.db backhaul.db-* .backhaul-keys
