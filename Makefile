@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 docs: $(STAMP)
-	$(BIN)/python -m backhaul.docs
+	$(BIN)/backhaul lifecycle --markdown > docs/lifecycle.md
 
 clean:
 	rm -rf $(VENV) backhaul.db backhaul.db-* .backhaul-keys

@@ -14,11 +14,19 @@ from starlette.middleware.sessions import SessionMiddleware
 from backhaul import __version__
 from backhaul.accounts import api as accounts_api
 from backhaul.catalog import api as catalog_api
+from backhaul.inventory import api as inventory_api
 from backhaul.kit import audit_api
 from backhaul.kit.errors import DomainError
-from backhaul.kit.http import RequestIdMiddleware, install_error_handlers
+from backhaul.kit.http import (
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    document_problems,
+    install_error_handlers,
+)
 from backhaul.kit.signing import session_secret
+from backhaul.processing import api as processing_api
 from backhaul.settings import get_settings
+from backhaul.units import api as units_api
 from backhaul.web import auth_pages, catalog_pages, home
 from backhaul.web.common import LoginRequired, render
 
@@ -32,9 +40,9 @@ def create_app() -> FastAPI:
         title="Backhaul",
         version=__version__,
         summary="Returns, repair and refurbishment of connected hardware, serial by serial.",
-        max_body_size=settings.max_body_bytes,
     )
     install_error_handlers(app)
+    document_problems(app)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, error: LoginRequired) -> Response:
@@ -61,6 +69,9 @@ def create_app() -> FastAPI:
 
     for router in (
         catalog_api.router,
+        units_api.router,
+        processing_api.router,
+        inventory_api.router,
         accounts_api.router,
         audit_api.router,
         auth_pages.router,
@@ -69,6 +80,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(),

@@ -186,6 +186,28 @@ def demo(
     out.print(table)
 
 
+@app.command()
+def lifecycle(
+    markdown: Annotated[bool, typer.Option(help="Print the Markdown document instead")] = False,
+) -> None:
+    """Print the lifecycle table: every step, where it may start, and where it leads."""
+    from backhaul.processing import lifecycle as table
+
+    if markdown:
+        sys.stdout.write(table.render_document())
+        return
+    view = Table("step", "from", "to (pass)", "to (fail)", "to (hazard)", title="Unit lifecycle")
+    for row in table.TABLE:
+        view.add_row(
+            row.step.value,
+            ", ".join(str(s) for s in row.sources),
+            row.on_pass.value if row.on_pass else "by route",
+            row.on_fail.value if row.on_fail else "",
+            row.on_hazard.value if row.on_hazard else "",
+        )
+    out.print(view)
+
+
 # --- keys and users ----------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 from backhaul.accounts import models as accounts_models
 from backhaul.catalog import models as catalog_models
 from backhaul.db import Base
-from backhaul.kit import audit, exception_queue, outbox
+from backhaul.kit import audit, exception_queue, idempotency, outbox
+from backhaul.processing import models as processing_models
 from backhaul.units import models as units_models
 
 metadata = Base.metadata
@@ -12,7 +13,9 @@ __all__ = [
     "audit",
     "catalog_models",
     "exception_queue",
+    "idempotency",
     "metadata",
     "outbox",
+    "processing_models",
     "units_models",
 ]

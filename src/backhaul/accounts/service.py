@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from backhaul.settings import get_settings
 _hasher = PasswordHash.recommended()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 TOKEN_PREFIX = "bhk_"
+_TOKEN_SHAPE = re.compile(r"bhk_[0-9a-f]{12}_[A-Za-z0-9_-]{1,200}")
 
 
 def actor_for(user: User, via: str = "user") -> Actor:
@@ -161,9 +163,9 @@ def revoke_api_key(session: Session, actor: Actor, prefix: str) -> ApiKey:
 
 def actor_for_token(session: Session, token: str) -> Actor:
     """Resolve a bearer token into the acting service user, or raise NotAuthenticated."""
-    parts = token.removeprefix(TOKEN_PREFIX).split("_", 1)
-    if not token.startswith(TOKEN_PREFIX) or len(parts) != 2:
+    if not _TOKEN_SHAPE.fullmatch(token):  # before any query: no odd bytes reach the database
         raise NotAuthenticated("the bearer token is not a Backhaul API key")
+    parts = token.removeprefix(TOKEN_PREFIX).split("_", 1)
     key = session.scalars(select(ApiKey).where(ApiKey.prefix == parts[0])).first()
     if (
         key is None

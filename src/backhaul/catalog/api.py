@@ -8,16 +8,21 @@ from fastapi import APIRouter, Query, Response, status
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.catalog import service
-from backhaul.catalog.models import SiteKind
+from backhaul.catalog.models import FirmwareRelease, SiteKind, TestPlan
 from backhaul.catalog.schemas import (
     BrandIn,
     BrandOut,
+    FirmwareIn,
+    FirmwareOut,
+    FirmwarePatch,
     ProductIn,
     ProductOut,
     ProductPatch,
     SiteIn,
     SiteOut,
     SitePatch,
+    TestPlanIn,
+    TestPlanOut,
 )
 from backhaul.kit.audit_api import register_scope_check
 from backhaul.kit.http import DbSession, IfMatch, etag
@@ -124,3 +129,62 @@ def update_site(
     site = service.update_site(session, actor, code, patch, if_match)
     etag(response, site.version)
     return SiteOut.model_validate(site)
+
+
+def _firmware_out(release: FirmwareRelease) -> FirmwareOut:
+    return FirmwareOut.model_validate(release.snapshot())
+
+
+@router.get("/products/{sku}/firmware", response_model=list[FirmwareOut])
+def list_firmware(sku: str, session: DbSession, actor: CurrentActor) -> list[FirmwareOut]:
+    """A product's firmware releases, newest first."""
+    return [_firmware_out(r) for r in service.list_firmware(session, actor, sku)]
+
+
+@router.post(
+    "/products/{sku}/firmware", response_model=FirmwareOut, status_code=status.HTTP_201_CREATED
+)
+def add_firmware(
+    sku: str, data: FirmwareIn, session: DbSession, actor: CurrentActor
+) -> FirmwareOut:
+    """Register a firmware release by its image hash."""
+    return _firmware_out(service.add_firmware(session, actor, sku, data))
+
+
+@router.get("/products/{sku}/firmware/{version}", response_model=FirmwareOut)
+def get_firmware(sku: str, version: str, session: DbSession, actor: CurrentActor) -> FirmwareOut:
+    """One firmware release."""
+    return _firmware_out(service.get_firmware(session, actor, sku, version))
+
+
+@router.patch("/products/{sku}/firmware/{version}", response_model=FirmwareOut)
+def set_firmware_status(
+    sku: str, version: str, data: FirmwarePatch, session: DbSession, actor: CurrentActor
+) -> FirmwareOut:
+    """Change a release's status; making one current demotes the previous current release."""
+    return _firmware_out(service.set_firmware_status(session, actor, sku, version, data))
+
+
+def _plan_out(plan: TestPlan, current_version: int | None) -> TestPlanOut:
+    return TestPlanOut.model_validate(
+        plan.snapshot() | {"current": plan.version == current_version}
+    )
+
+
+@router.get("/products/{sku}/test-plans", response_model=list[TestPlanOut])
+def list_test_plans(sku: str, session: DbSession, actor: CurrentActor) -> list[TestPlanOut]:
+    """Every version of a product's test plan; the newest is current."""
+    plans = service.list_test_plans(session, actor, sku)
+    newest = plans[0].version if plans else None
+    return [_plan_out(plan, newest) for plan in plans]
+
+
+@router.post(
+    "/products/{sku}/test-plans", response_model=TestPlanOut, status_code=status.HTTP_201_CREATED
+)
+def add_test_plan(
+    sku: str, data: TestPlanIn, session: DbSession, actor: CurrentActor
+) -> TestPlanOut:
+    """Publish a new test plan version (it becomes the current plan)."""
+    plan = service.add_test_plan(session, actor, sku, data)
+    return _plan_out(plan, plan.version)

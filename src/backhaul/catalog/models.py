@@ -1,4 +1,4 @@
-"""Catalog tables: brands, products and sites."""
+"""Catalog tables: brands, products, sites, firmware releases and test plans."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, Numeric, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backhaul.db import Base, UTCDateTime, utcnow
@@ -140,3 +149,60 @@ class Site(Scoped, Base):
             "labour_rate": str(self.labour_rate),
             "currency": self.currency,
         }
+
+
+class ReleaseStatus(enum.StrEnum):
+    """Where a firmware release stands; exactly one release per product is `current`."""
+
+    current = "current"
+    supported = "supported"
+    deprecated = "deprecated"
+    blocked = "blocked"
+
+
+class FirmwareRelease(Base):
+    """A firmware image a product may be flashed to, identified by its SHA-256."""
+
+    __tablename__ = "firmware_releases"
+    __table_args__ = (UniqueConstraint("product_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    version: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[ReleaseStatus] = mapped_column(_enum(ReleaseStatus, "release_status"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "sku": self.product.sku,
+            "version": self.version,
+            "sha256": self.sha256,
+            "size": self.size,
+            "status": self.status.value,
+        }
+
+
+class TestPlan(Base):
+    """A versioned functional test plan; the newest version of a product's plan is current."""
+
+    __tablename__ = "test_plans"
+    __table_args__ = (UniqueConstraint("product_id", "version"),)
+    __test__ = False  # not a pytest test class
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {"sku": self.product.sku, "version": self.version, "tests": self.tests}

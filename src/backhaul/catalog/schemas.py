@@ -7,9 +7,18 @@ import zoneinfo
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from backhaul.catalog.models import Battery, Regulated, SiteKind
+from backhaul.catalog.models import Battery, Regulated, ReleaseStatus, SiteKind
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output
 
@@ -168,3 +177,87 @@ class SiteOut(Output):
     labour_rate: Decimal
     currency: str
     version: int
+
+
+Version = Annotated[
+    str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$", strip_whitespace=True)
+]
+Sha256 = Annotated[
+    str, StringConstraints(pattern=r"^[0-9a-f]{64}$", strip_whitespace=True, to_lower=True)
+]
+TestId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
+Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=80)]
+
+
+class FirmwareIn(Input):
+    """A firmware release registered by its image hash."""
+
+    version: Version
+    sha256: Sha256
+    size: int = Field(gt=0, le=8 * 1024**3, description="Image size in bytes")
+    status: ReleaseStatus = ReleaseStatus.supported
+
+
+class FirmwarePatch(Input):
+    """A new status for a release (making one current demotes the old current to supported)."""
+
+    status: ReleaseStatus
+
+
+class FirmwareOut(Output):
+    """A firmware release."""
+
+    sku: str
+    version: str
+    sha256: str
+    size: int
+    status: ReleaseStatus
+
+
+class PlanTest(Input):
+    """One functional test: an id, a unit and its limits."""
+
+    id: TestId
+    unit: Annotated[str, StringConstraints(max_length=20)] = ""
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
+    equals: Scalar | None = None
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _limits(self) -> PlanTest:
+        if self.min is None and self.max is None and self.equals is None:
+            raise ValueError(f"test '{self.id}' needs a limit: min, max or equals")
+        if self.equals is not None and (self.min is not None or self.max is not None):
+            raise ValueError(f"test '{self.id}': use either equals or min/max, not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"test '{self.id}': min is above max")
+        return self
+
+
+class TestPlanIn(Input):
+    """A new version of a product's functional test plan."""
+
+    __test__ = False
+    version: int = Field(ge=1, le=1_000_000)
+    tests: list[PlanTest] = Field(min_length=1, max_length=200)
+
+    @field_validator("tests")
+    @classmethod
+    def _unique_ids(cls, tests: list[PlanTest]) -> list[PlanTest]:
+        seen: set[str] = set()
+        for test in tests:
+            if test.id in seen:
+                raise ValueError(f"test id '{test.id}' appears twice")
+            seen.add(test.id)
+        return tests
+
+
+class TestPlanOut(Output):
+    """A test plan version."""
+
+    __test__ = False
+    sku: str
+    version: int
+    tests: list[PlanTest]
+    current: bool

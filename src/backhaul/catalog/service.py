@@ -1,4 +1,4 @@
-"""Catalog use cases: create, change and read brands, products and sites."""
+"""Catalog use cases: brands, products, sites, firmware releases and test plans."""
 
 from __future__ import annotations
 
@@ -7,8 +7,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backhaul.catalog.models import Brand, Product, Site
-from backhaul.catalog.schemas import BrandIn, ProductIn, ProductPatch, SiteIn, SitePatch
+from backhaul.catalog.models import (
+    Brand,
+    FirmwareRelease,
+    Product,
+    ReleaseStatus,
+    Site,
+    TestPlan,
+)
+from backhaul.catalog.schemas import (
+    BrandIn,
+    FirmwareIn,
+    FirmwarePatch,
+    ProductIn,
+    ProductPatch,
+    SiteIn,
+    SitePatch,
+    TestPlanIn,
+)
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
 from backhaul.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
@@ -190,3 +206,172 @@ def update_site(
     session.flush()
     record_change(session, actor, "site.updated", "site", site.code, before, site.snapshot())
     return site
+
+
+# --- firmware releases -------------------------------------------------------------------
+
+
+def list_firmware(session: Session, actor: Actor, sku: str) -> list[FirmwareRelease]:
+    """A product's firmware releases, newest first."""
+    product = get_product(session, actor, sku)
+    return list(
+        session.scalars(
+            select(FirmwareRelease)
+            .where(FirmwareRelease.product_id == product.id)
+            .order_by(FirmwareRelease.id.desc())
+        )
+    )
+
+
+def get_firmware(session: Session, actor: Actor, sku: str, version: str) -> FirmwareRelease:
+    """One release of a product, or NotFound."""
+    product = get_product(session, actor, sku)
+    release = session.scalars(
+        select(FirmwareRelease).where(
+            FirmwareRelease.product_id == product.id, FirmwareRelease.version == version
+        )
+    ).first()
+    if release is None:
+        raise NotFound(f"{product.sku} has no firmware release '{version}'")
+    return release
+
+
+def current_firmware(session: Session, product_id: int) -> FirmwareRelease | None:
+    """The product's current release, if it has one."""
+    return session.scalars(
+        select(FirmwareRelease).where(
+            FirmwareRelease.product_id == product_id,
+            FirmwareRelease.status == ReleaseStatus.current,
+        )
+    ).first()
+
+
+def _demote_current(session: Session, actor: Actor, product_id: int, keep: int | None) -> None:
+    previous = current_firmware(session, product_id)
+    if previous is not None and previous.id != keep:
+        before = previous.snapshot()
+        previous.status = ReleaseStatus.supported
+        session.flush()
+        record_change(
+            session,
+            actor,
+            "firmware.updated",
+            "firmware",
+            f"{previous.product.sku}@{previous.version}",
+            before,
+            previous.snapshot(),
+        )
+
+
+def add_firmware(session: Session, actor: Actor, sku: str, data: FirmwareIn) -> FirmwareRelease:
+    """Register a release by its image hash; registering it as current demotes the old one."""
+    product = get_product(session, actor, sku)
+    actor.require("catalog.write")
+    if (
+        session.scalar(
+            select(FirmwareRelease.id).where(
+                FirmwareRelease.product_id == product.id, FirmwareRelease.version == data.version
+            )
+        )
+        is not None
+    ):
+        raise Conflict(f"{product.sku} already has a release '{data.version}'", field="version")
+    if data.status is ReleaseStatus.current:
+        _demote_current(session, actor, product.id, keep=None)
+    release = FirmwareRelease(product=product, **data.model_dump())
+    session.add(release)
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "firmware.created",
+        "firmware",
+        f"{product.sku}@{release.version}",
+        None,
+        release.snapshot(),
+    )
+    return release
+
+
+def set_firmware_status(
+    session: Session, actor: Actor, sku: str, version: str, data: FirmwarePatch
+) -> FirmwareRelease:
+    """Change a release's status, keeping exactly one current release per product."""
+    release = get_firmware(session, actor, sku, version)
+    actor.require("catalog.write")
+    if release.status is data.status:
+        return release
+    if release.status is ReleaseStatus.current:
+        raise Conflict(
+            f"{release.version} is the current release of {release.product.sku}; "
+            "make another release current instead",
+            field="status",
+        )
+    before = release.snapshot()
+    if data.status is ReleaseStatus.current:
+        _demote_current(session, actor, release.product_id, keep=release.id)
+    release.status = data.status
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "firmware.updated",
+        "firmware",
+        f"{release.product.sku}@{release.version}",
+        before,
+        release.snapshot(),
+    )
+    return release
+
+
+# --- test plans --------------------------------------------------------------------------
+
+
+def current_test_plan(session: Session, product_id: int) -> TestPlan | None:
+    """The newest version of the product's test plan."""
+    return session.scalars(
+        select(TestPlan)
+        .where(TestPlan.product_id == product_id)
+        .order_by(TestPlan.version.desc())
+        .limit(1)
+    ).first()
+
+
+def list_test_plans(session: Session, actor: Actor, sku: str) -> list[TestPlan]:
+    """Every version of a product's test plan, newest first."""
+    product = get_product(session, actor, sku)
+    return list(
+        session.scalars(
+            select(TestPlan)
+            .where(TestPlan.product_id == product.id)
+            .order_by(TestPlan.version.desc())
+        )
+    )
+
+
+def add_test_plan(session: Session, actor: Actor, sku: str, data: TestPlanIn) -> TestPlan:
+    """Publish a new plan version; it must be newer than every existing one."""
+    product = get_product(session, actor, sku)
+    actor.require("catalog.write")
+    latest = current_test_plan(session, product.id)
+    if latest is not None and data.version <= latest.version:
+        raise Conflict(
+            f"{product.sku} already has test plan version {latest.version}; "
+            f"publish a version above it",
+            field="version",
+        )
+    plan = TestPlan(
+        product=product, version=data.version, tests=[t.model_dump() for t in data.tests]
+    )
+    session.add(plan)
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "test_plan.created",
+        "test_plan",
+        f"{product.sku}@{plan.version}",
+        None,
+        plan.snapshot(),
+    )
+    return plan

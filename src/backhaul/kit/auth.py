@@ -31,6 +31,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "outbox.read": frozenset({Role.admin}),
     "units.read": ALL_ROLES,
     "units.import": frozenset({Role.admin}),
+    "steps.intake": frozenset({Role.admin, Role.supervisor}),
+    "steps.process": frozenset({Role.admin, Role.supervisor, Role.technician}),
+    "steps.override": frozenset({Role.admin, Role.supervisor}),
+    "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
 }
 
 

@@ -74,6 +74,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class IllegalTransition(Conflict):
+    """The step is not allowed from the unit's position; `missing` names what is needed first."""
+
+    type_slug = "illegal-transition"
+    title = "Step not allowed now"
+
+
 class StaleVersion(DomainError):
     """`If-Match` named a version that is no longer current."""
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backhaul.db import session_scope
@@ -22,6 +25,9 @@ from backhaul.kit.ids import new_id, request_id_var
 log = logging.getLogger("backhaul.http")
 PROBLEM = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REQUEST_ID_SCOPE_KEY = "backhaul.request_id"
+_STATUSES = frozenset(status.value for status in HTTPStatus)
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _db_session(request: Request) -> Iterator[Session]:
@@ -62,6 +68,110 @@ def problem_response(status: int, body: dict[str, Any]) -> JSONResponse:
     if request_id:
         body.setdefault("request_id", request_id)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+class ProblemError(BaseModel):
+    """One thing wrong with the request: where (`body.weight_g`, `header.If-Match`) and why."""
+
+    field: str
+    message: str
+    code: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every API error is rendered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+    request_id: str | None = None
+
+
+_PROBLEM_TEXT = {
+    400: "Malformed request (e.g. the body is not JSON)",
+    401: "No valid API token",
+    403: "Your role may not do this",
+    404: "No such object, or not in your scope",
+    409: "Conflicts with an existing object or a concurrent change",
+    412: "If-Match names a version that is no longer current",
+    413: "The request body is too large",
+    422: "Invalid input; `errors` names each offending field",
+    503: "The database is busy or unreachable; retry",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare in the OpenAPI document the problem responses each API operation can give.
+
+    FastAPI documents only the success response and a JSON 422 of its own shape; the API really
+    answers errors as `application/problem+json` (see `install_error_handlers`), so say so.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        defs = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(defs.pop("$defs", {}))
+        schemas["Problem"] = defs
+        content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for method, operation in operations.items():
+                parameters = {p.get("name", "").lower() for p in operation.get("parameters", [])}
+                statuses = {401, 403, 422, 503}
+                if "{" in path:
+                    statuses.add(404)
+                if "requestBody" in operation or method.upper() not in SAFE_METHODS:
+                    statuses |= {400, 409, 413}
+                if "if-match" in parameters:
+                    statuses.add(412)
+                responses = operation.setdefault("responses", {})
+                for status in sorted(statuses):
+                    responses[str(status)] = {
+                        "description": _PROBLEM_TEXT[status],
+                        "content": content,
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def http_problem(error: StarletteHTTPException) -> JSONResponse:
+    """Problem details for a plain HTTP error (unknown route, wrong method, body too large)."""
+    status = error.status_code
+    response = problem_response(
+        status,
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase if status in _STATUSES else "Error",
+            "detail": str(error.detail),
+        },
+    )
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route (not a mount) fully accepts at this path."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            not isinstance(route, Mount)
+            and route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
@@ -109,13 +219,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> Response:
-        response = problem_response(
-            error.status_code,
-            {"type": "about:blank", "title": str(error.detail), "detail": str(error.detail)},
-        )
-        for name, value in (error.headers or {}).items():
-            response.headers[name] = value
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        response = http_problem(error)
+        if error.status_code == 405 and (allowed := _allowed_methods(request)):
+            # Starlette names only the first matching route's methods; FastAPI has one route per
+            # method, so collect them all (RFC 9110: Allow lists every supported method).
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(StaleDataError)
@@ -142,6 +251,20 @@ def install_error_handlers(app: FastAPI) -> None:
             },
         )
 
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, error: DataError) -> Response:
+        # A value the database cannot hold, e.g. a NUL character in text on PostgreSQL.
+        log.warning("value refused by the database: %s", error.orig)
+        return problem_response(
+            422,
+            {
+                "type": "https://backhaul.dev/problems/validation",
+                "title": "Invalid input",
+                "detail": "a value cannot be stored (control characters such as NUL are not "
+                "allowed in text)",
+            },
+        )
+
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, error: OperationalError) -> Response:
         log.error("database unavailable: %s", error.orig)
@@ -155,16 +278,65 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, error: Exception) -> Response:
+    async def _unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error", exc_info=error)
-        return problem_response(
-            500,
-            {
-                "type": "https://backhaul.dev/problems/internal",
-                "title": "Internal error",
-                "detail": "an unexpected error occurred; it has been logged with this request id",
-            },
-        )
+        # This handler runs outside RequestIdMiddleware (Starlette's outermost error middleware):
+        # take the id from the scope, where the middleware left it.
+        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
+        body: dict[str, Any] = {
+            "type": "https://backhaul.dev/problems/internal",
+            "title": "Internal error",
+            "detail": "an unexpected error occurred; it has been logged with this request id",
+        }
+        if request_id:
+            body["request_id"] = request_id
+        response = problem_response(500, body)
+        if request_id:
+            response.headers["X-Request-Id"] = request_id
+        return response
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """The request body is over the configured limit (`max_body_bytes`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the {limit:,} bytes allowed")
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware: refuse bodies over `limit` bytes with 413 problem details.
+
+    A declared `Content-Length` over the limit is refused before anything is read; a body sent
+    without one (chunked) or with a lying one is counted as it arrives and refused when it
+    passes the limit (FastAPI re-raises the HTTP exception from the body read; the handler above
+    renders it). Starlette's own limiter answers the first case in plain text, hence this one.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = http_problem(BodyTooLarge(self.limit))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class RequestIdMiddleware:
@@ -180,6 +352,7 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_id()
         token = request_id_var.set(request_id)
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
 
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":

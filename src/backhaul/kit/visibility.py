@@ -8,7 +8,7 @@ from sqlalchemy import Select
 
 from backhaul.kit.auth import Actor
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class Scoped:
@@ -22,10 +22,14 @@ class Scoped:
     site_scope: str | None = None
 
 
-def visible(actor: Actor, statement: S, model: type[Scoped]) -> S:
-    """Restrict a SELECT over `model` to the rows inside the actor's brand and site scope."""
+def visible(actor: Actor, statement: S, model: type[Scoped], *, by_site: bool = True) -> S:
+    """Restrict a SELECT over `model` to the rows inside the actor's brand and site scope.
+
+    `by_site=False` is for intake, where a unit arrives from outside any site: the brand scope
+    still applies, and the caller checks the receiving site against the actor's sites.
+    """
     if model.brand_scope and actor.brand_ids is not None:
         statement = statement.where(getattr(model, model.brand_scope).in_(actor.brand_ids))
-    if model.site_scope and actor.site_ids is not None:
+    if by_site and model.site_scope and actor.site_ids is not None:
         statement = statement.where(getattr(model, model.site_scope).in_(actor.site_ids))
     return statement

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, Numeric, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, Numeric, String, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backhaul.catalog.models import Product, Site
 from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
 from backhaul.kit.visibility import Scoped
+from backhaul.processing.lifecycle import Route
 from backhaul.processing.states import State
 
 
@@ -60,3 +62,24 @@ class Unit(Scoped, Base):
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batches.id"), nullable=True
     )
+    # What the steps have established so far (derived from the step records, kept for reads).
+    route: Mapped[Route | None] = mapped_column(
+        Enum(Route, name="route", native_enum=False, length=30), nullable=True
+    )
+    condition: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    may_sell_as_new: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ever_activated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hazard: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    firmware_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    step_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    product: Mapped[Product] = relationship(lazy="joined", innerjoin=True)
+    site: Mapped[Site | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def air_shipment_blocked(self) -> bool:
+        """A unit with a battery hazard must not fly (invariant 9)."""
+        return self.hazard is not None

@@ -163,9 +163,7 @@ def _drop_duplicates(
     existing = dict(
         session.execute(
             select(Unit.serial, Unit.order_ref).where(Unit.serial.in_([u.serial for u in checked]))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     fresh: dict[str, SoldUnit] = {}
     for unit in checked:
@@ -207,6 +205,8 @@ def _unit_values(unit: SoldUnit, batch_id: int) -> dict[str, Any]:
         "currency": unit.currency,
         "warranty_end": unit.warranty_end,
         "import_batch_id": batch_id,
+        "ever_activated": False,
+        "step_count": 0,
     }
 
 

@@ -1,0 +1,124 @@
+"""Steps over HTTP: `POST /api/v1/units/{serial}/steps/{step}` for every step in the table.
+
+No `from __future__ import annotations` here: the per-step endpoints are built in a loop and
+FastAPI must see each one's real evidence model.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from backhaul.accounts.deps import CurrentActor
+from backhaul.kit import idempotency
+from backhaul.kit.http import PROBLEM, DbSession, IfMatch
+from backhaul.processing import lifecycle, service
+from backhaul.processing.lifecycle import Step
+from backhaul.processing.schemas import QueuedOut, StepResult
+
+router = APIRouter(prefix="/api/v1", tags=["steps"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200, description="Repeat a request with the same key to get the first answer"
+    ),
+]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {PROBLEM: {}}}
+    for code, text in (
+        (404, "Unknown serial, or a unit outside your sites"),
+        (409, "The step is not allowed now; `missing` names what is needed"),
+        (412, "If-Match names a stale version"),
+        (422, "The evidence is invalid; `errors[].field` names the field"),
+    )
+}
+
+
+def _respond(
+    session: Any,
+    actor: Any,
+    request: Request,
+    serial: str,
+    step: Step,
+    data: BaseModel,
+    if_match: int | None,
+    key: str | None,
+) -> JSONResponse:
+    fingerprint = idempotency.fingerprint("POST", request.url.path, data.model_dump(mode="json"))
+    if key is not None:
+        first = idempotency.replay(session, actor, key, fingerprint)
+        if first is not None:
+            return _json(first.status_code, first.body)
+    result = service.perform_step(session, actor, serial, step, data, if_match)
+    if isinstance(result, service.Queued):
+        status, body = (
+            202,
+            QueuedOut(
+                queued=True, exception_id=result.exception_id, reason=result.reason
+            ).model_dump(mode="json"),
+        )
+    else:
+        status = 200
+        body = jsonable_encoder(
+            StepResult.model_validate(
+                service.unit_view(session, result.unit)
+                | {
+                    "outcome": result.outcome,
+                    "failures": result.failures,
+                    "decision": result.decision,
+                    "certificate_id": result.certificate_id,
+                }
+            )
+        )
+    if key is not None:
+        idempotency.remember(session, actor, key, fingerprint, status, body)
+    return _json(status, body)
+
+
+def _json(status: int, body: dict[str, Any]) -> JSONResponse:
+    response = JSONResponse(body, status_code=status)
+    if "version" in body:
+        response.headers["ETag"] = f'"{body["version"]}"'
+    return response
+
+
+def _register(step: Step) -> None:
+    model = service.STEP_INPUT[step]
+    transition = lifecycle.BY_STEP[step]
+    sources = ", ".join(f"`{source}`" for source in transition.sources)
+    optional_body = all(not f.is_required() for f in model.model_fields.values())
+
+    def endpoint(
+        serial: str,
+        request: Request,
+        session: DbSession,
+        actor: CurrentActor,
+        if_match: IfMatch,
+        idempotency_key: IdempotencyKey = None,
+        data: Annotated[model, Body()] = model() if optional_body else ...,  # type: ignore[valid-type]
+    ) -> JSONResponse:
+        return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
+
+    responses = dict(_ERRORS)
+    if step is Step.receive:
+        responses[202] = {
+            "model": QueuedOut,
+            "description": "Unknown serial: kept in the exception queue",
+        }
+    router.add_api_route(
+        f"/units/{{serial}}/steps/{step.value}",
+        endpoint,
+        methods=["POST"],
+        response_model=StepResult,
+        responses=responses,
+        name=f"step_{step.value}",
+        summary=f"{step.value}: from {sources}",
+        description=(model.__doc__ or "") + f"\n\nRecords: {transition.records}.",
+    )
+
+
+for _step in Step:
+    _register(_step)

@@ -1,0 +1,267 @@
+"""Step evidence (what a station sends for each step) and the unit as the API shows it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from backhaul.accounts.schemas import Username
+from backhaul.catalog.schemas import Scalar, Sha256, SiteCode, Sku, TestId, Version
+from backhaul.kit.money import Currency, Money
+from backhaul.kit.schemas import Input, Output
+from backhaul.processing.grading import Cosmetic, Functional
+from backhaul.processing.lifecycle import Route
+
+FaultCode = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Z0-9]{2,12}(\.[A-Z0-9]{2,12}){0,4}$", strip_whitespace=True, to_upper=True
+    ),
+]
+Notes = Annotated[str, StringConstraints(max_length=2000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+
+
+class Packaging(enum.StrEnum):
+    """What the package looked like on arrival."""
+
+    sealed = "sealed"
+    opened = "opened"
+    damaged = "damaged"
+
+
+class Battery(enum.StrEnum):
+    """Battery condition at inspection; swollen or leaking is a hazard."""
+
+    ok = "ok"
+    swollen = "swollen"
+    leaking = "leaking"
+
+
+class WipeMethod(enum.StrEnum):
+    """NIST SP 800-88 sanitization methods."""
+
+    clear = "clear"
+    purge = "purge"
+    destroy = "destroy"
+
+
+class AccountStatus(enum.StrEnum):
+    """The device-cloud account binding after deactivation."""
+
+    none_found = "none_found"
+    deactivated = "deactivated"
+    still_bound = "still_bound"
+
+
+class SellIn(Input):
+    """Register a sold unit (the same fields as one import row, without the serial)."""
+
+    sku: Sku
+    order_ref: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    customer_email: Annotated[str, StringConstraints(max_length=254)]
+    sold_at: datetime
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}$")]
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    price: Money
+    currency: Currency
+
+
+class AuthorizeIn(Input):
+    """A return authorisation (the returns portal fills this in; here for integrations)."""
+
+    rma: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)?$", max_length=60)]
+    resolution: Literal["refund", "exchange", "repair", "replace", "advance_replacement"]
+    rule: Annotated[str, StringConstraints(max_length=80)] = "manual"
+
+
+class ShipIn(Input):
+    """A carrier event for the unit's return shipment."""
+
+    carrier: ShortText
+    tracking_number: Annotated[str, StringConstraints(min_length=4, max_length=60)]
+    status: ShortText = "in_transit"
+
+
+class ReceiveIn(Input):
+    """The unit arrived at a site's dock."""
+
+    site: SiteCode
+    packaging_seen: Packaging | None = None
+    notes: Notes = ""
+
+
+class InspectIn(Input):
+    """Inspection answers. A swollen or leaking battery quarantines the unit, whatever else."""
+
+    outcome: Literal["pass", "fail"]
+    packaging: Packaging
+    accessories_complete: bool
+    battery: Battery
+    fault_codes: list[FaultCode] = Field(default_factory=list, max_length=20)
+    notes: Notes = ""
+
+
+class SanitizeIn(Input):
+    """Account deactivation and wipe, with its verification."""
+
+    method: WipeMethod
+    tool: ShortText = Field(description="Tool name and version")
+    verification: Literal["full", "sampling"]
+    verification_result: Literal["passed", "failed"]
+    account: AccountStatus
+    verified_by: Username | None = Field(
+        None, description="User name of the person who verified (required for regulated products)"
+    )
+
+
+class FlashIn(Input):
+    """A firmware flash and its read-back."""
+
+    release: Version
+    image_sha256: Sha256
+    readback_version: Version
+    readback_sha256: Sha256
+
+
+class TestIn(Input):
+    """Measurements against a test plan version."""
+
+    __test__ = False
+    plan: int = Field(ge=1, le=1_000_000, description="The plan version tested against")
+    measurements: dict[TestId, Scalar] = Field(max_length=200)
+    station: Annotated[str, StringConstraints(max_length=60)] = ""
+    rig: Annotated[str, StringConstraints(max_length=60)] = ""
+    fault_codes: list[FaultCode] = Field(default_factory=list, max_length=20)
+
+
+class GradeIn(Input):
+    """Cosmetic and functional grade; whether it may be sold as new is computed, not sent."""
+
+    cosmetic: Cosmetic
+    functional: Functional
+
+
+class DispositionIn(Input):
+    """Empty to let the rules decide; a route with a written reason to override (supervisors)."""
+
+    route: Route | None = None
+    override_reason: Annotated[str, StringConstraints(min_length=10, max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _reason_with_route(self) -> DispositionIn:
+        if self.route is not None and self.override_reason is None:
+            raise ValueError("overriding the route needs an override_reason (10+ characters)")
+        if self.route is None and self.override_reason is not None:
+            raise ValueError("override_reason without a route: name the route you choose")
+        return self
+
+
+class RepackageIn(Input):
+    """Repackaging: the box it goes into."""
+
+    box: Literal["original", "refurbished"] = "refurbished"
+    label_printed: bool = True
+
+
+class SendToRepairIn(Input):
+    """Hand the unit to a repair partner."""
+
+    partner: SiteCode
+    turnaround_days: int = Field(10, ge=1, le=365)
+
+
+class ReturnFromRepairIn(Input):
+    """The unit is back from the partner (it then goes through the steps again)."""
+
+    site: SiteCode
+    parts_used: list[Annotated[str, StringConstraints(max_length=60)]] = Field(
+        default_factory=list, max_length=50
+    )
+    cost: Money | None = None
+    cost_currency: Currency | None = None
+
+
+class HarvestIn(Input):
+    """Parts taken from the unit into the parts pool."""
+
+    parts: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = Field(
+        min_length=1, max_length=50
+    )
+
+
+class RecycleIn(Input):
+    """Hand-over to a recycler."""
+
+    recycler: SiteCode
+    weight_g: int = Field(gt=0, le=1_000_000)
+
+
+class WriteOffIn(Input):
+    """Write the unit off."""
+
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
+class ShipToCustomerIn(Input):
+    """Send the unit back to its customer."""
+
+    carrier: ShortText
+    tracking_number: Annotated[str, StringConstraints(min_length=4, max_length=60)]
+
+
+class HistoryEntry(Output):
+    """One step in a unit's life."""
+
+    step: str
+    outcome: str
+    from_position: str
+    to_position: str
+    actor: str
+    site: str | None
+    at: datetime
+    evidence: dict[str, Any]
+    override_reason: str | None = None
+
+
+class UnitOut(Output):
+    """A unit, its state and its whole history."""
+
+    serial: str
+    sku: str
+    brand: str
+    state: str
+    route: str | None
+    condition: str | None
+    condition_sku: str | None
+    site: str | None
+    version: int
+    may_sell_as_new: bool | None
+    hazard: str | None
+    air_shipment_blocked: bool
+    firmware_version: str | None
+    sold_at: datetime
+    region: str
+    warranty_end: date
+    history: list[HistoryEntry]
+
+
+class StepResult(UnitOut):
+    """A unit after a step, with what the step decided."""
+
+    outcome: str
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    certificate_id: str | None = None
+
+
+class QueuedOut(Output):
+    """A receipt that could not be matched to a known unit: kept for a supervisor."""
+
+    queued: bool
+    exception_id: int
+    reason: str

@@ -1,0 +1,706 @@
+"""Step use cases: take a unit through one step, deciding the outcome from the evidence, and
+write the step record, the unit's new state, the audit record and the outbound event at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backhaul.accounts.models import User
+from backhaul.catalog import service as catalog
+from backhaul.catalog.models import Product, Regulated, ReleaseStatus, Site, SiteKind
+from backhaul.db import utcnow
+from backhaul.kit import exception_queue, signing
+from backhaul.kit.auth import Actor
+from backhaul.kit.changes import record_change
+from backhaul.kit.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+)
+from backhaul.kit.ids import current_request_id, new_id
+from backhaul.kit.jsonable import jsonable
+from backhaul.kit.visibility import visible
+from backhaul.processing import chain, disposition, grading, lifecycle, testing
+from backhaul.processing.lifecycle import HANDOFF_ROUTES, Outcome, Route, Step
+from backhaul.processing.models import SanitizationCertificate, UnitStep
+from backhaul.processing.schemas import (
+    AuthorizeIn,
+    DispositionIn,
+    FlashIn,
+    GradeIn,
+    HarvestIn,
+    InspectIn,
+    ReceiveIn,
+    RecycleIn,
+    RepackageIn,
+    ReturnFromRepairIn,
+    SanitizeIn,
+    SellIn,
+    SendToRepairIn,
+    ShipIn,
+    ShipToCustomerIn,
+    TestIn,
+    WriteOffIn,
+)
+from backhaul.processing.states import State
+from backhaul.units import service as units
+from backhaul.units.models import Unit
+from backhaul.units.registry import normalise_serial
+
+DEFAULT_MAX_TEST_ATTEMPTS = 3
+# Steps where the unit arrives from outside the actor's sites: looked up by brand scope only.
+INTAKE_STEPS = frozenset({Step.authorize, Step.ship, Step.receive, Step.return_from_repair})
+PERMISSION = {Step.sell: "units.import", Step.authorize: "steps.intake", Step.ship: "steps.intake"}
+
+
+@dataclass
+class Context:
+    """Everything a step handler may look at."""
+
+    session: Session
+    actor: Actor
+    unit: Unit
+    product: Product
+    steps: list[chain.StepFact]
+    facts: chain.Facts
+    now: datetime
+
+
+@dataclass
+class Evaluation:
+    """What a handler decided: the outcome, the evidence to keep, and changes to the unit."""
+
+    outcome: Outcome
+    evidence: dict[str, Any]
+    route: Route | None = None
+    site: Site | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    override_reason: str | None = None
+    certificate: dict[str, Any] | None = None
+
+
+@dataclass
+class Performed:
+    """The result of a step: the unit after it, and what the step decided."""
+
+    unit: Unit
+    outcome: str
+    failures: list[dict[str, Any]]
+    decision: dict[str, Any] | None
+    certificate_id: str | None
+
+
+@dataclass
+class Queued:
+    """A receipt for a serial nobody knows: kept in the exception queue."""
+
+    exception_id: int
+    reason: str
+
+
+# --- lookups -----------------------------------------------------------------------------
+
+
+def find_unit(session: Session, actor: Actor, serial: str, *, by_site: bool = True) -> Unit | None:
+    """The unit with this serial inside the actor's scope, or None."""
+    statement = visible(actor, select(Unit), Unit, by_site=by_site)
+    return session.scalars(statement.where(Unit.serial == normalise_serial(serial))).first()
+
+
+def step_facts(session: Session, unit: Unit) -> list[chain.StepFact]:
+    """The unit's step records in order, as the pure rules see them."""
+    rows = session.execute(
+        select(UnitStep.step, UnitStep.outcome, UnitStep.evidence)
+        .where(UnitStep.unit_id == unit.id)
+        .order_by(UnitStep.seq)
+    )
+    return [chain.StepFact(r.step, r.outcome, r.evidence) for r in rows]
+
+
+def _site_in_scope(ctx: Context, code: str, field_name: str, kinds: set[SiteKind]) -> Site:
+    try:
+        site = catalog.get_site(ctx.session, ctx.actor, code)
+    except NotFound:
+        raise NotFound(f"no site '{code}' that you work at", field=field_name) from None
+    if site.kind not in kinds:
+        raise ValidationFailed(f"site {site.code} is a {site.kind.value}", field=field_name)
+    return site
+
+
+def _partner_site(session: Session, code: str, field_name: str, kind: SiteKind) -> Site:
+    site = session.scalars(select(Site).where(Site.code == code.upper())).first()
+    if site is None or site.kind is not kind:
+        raise ValidationFailed(f"no {kind.value.replace('_', ' ')} site '{code}'", field=field_name)
+    return site
+
+
+def _require_wiped(ctx: Context, route: Route, what: str) -> None:
+    if route in HANDOFF_ROUTES and not ctx.facts.wiped:
+        raise IllegalTransition(
+            f"{what} hands the unit to someone else, which needs a sanitize pass (clear or "
+            "purge) or a destroy record after its latest receipt",
+            missing="sanitize",
+        )
+
+
+# --- step handlers (one per step; outcome from evidence, never from the client's word) -------
+
+
+def _authorize(ctx: Context, data: AuthorizeIn) -> Evaluation:
+    return Evaluation(Outcome.passed, data.model_dump())
+
+
+def _ship(ctx: Context, data: ShipIn) -> Evaluation:
+    return Evaluation(Outcome.passed, data.model_dump())
+
+
+def _receive(ctx: Context, data: ReceiveIn) -> Evaluation:
+    site = _site_in_scope(ctx, data.site, "site", {SiteKind.hub})
+    unannounced = ctx.unit.state is State.in_field
+    if unannounced:
+        exception_queue.add(
+            ctx.session,
+            "unannounced_receipt",
+            f"{ctx.unit.serial} arrived at {site.code} without a return authorisation",
+            {"serial": ctx.unit.serial, "site": site.code},
+            reference=ctx.unit.serial,
+            brand_id=ctx.unit.brand_id,
+            site_id=site.id,
+        )
+    evidence = data.model_dump() | {"site": site.code, "unmatched": unannounced}
+    changes = {"route": None, "condition": None, "may_sell_as_new": None, "hazard": None}
+    return Evaluation(Outcome.passed, evidence, site=site, changes=changes)
+
+
+def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
+    evidence = data.model_dump()
+    if data.battery.value != "ok":
+        return Evaluation(
+            Outcome.hazard, evidence, changes={"hazard": f"battery_{data.battery.value}"}
+        )
+    return Evaluation(Outcome.passed if data.outcome == "pass" else Outcome.failed, evidence)
+
+
+def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
+    regulated = ctx.product.regulated is not Regulated.none
+    if regulated:
+        if data.method.value == "clear":
+            raise ValidationFailed(
+                f"{ctx.product.sku} is a regulated ({ctx.product.regulated.value}) product: "
+                "use purge or destroy, not clear",
+                field="method",
+            )
+        if data.verified_by is None:
+            raise ValidationFailed(
+                f"{ctx.product.sku} is regulated: a second person must "
+                "verify the wipe (verified_by)",
+                field="verified_by",
+            )
+    verifier = None
+    if data.verified_by is not None:
+        if data.verified_by == ctx.actor.username:
+            raise ValidationFailed(
+                "the verifier must be another person than the one who wiped the unit",
+                field="verified_by",
+            )
+        verifier = ctx.session.scalars(
+            select(User).where(
+                User.username == data.verified_by,
+                User.is_service.is_(False),
+                User.is_active.is_(True),
+            )
+        ).first()
+        if verifier is None:
+            raise ValidationFailed(f"no active user '{data.verified_by}'", field="verified_by")
+    failures = []
+    if data.account.value == "still_bound":
+        failures.append({"test": "account", "reason": "the device-cloud account is still bound"})
+    if data.verification_result != "passed":
+        failures.append({"test": "verification", "reason": "wipe verification failed"})
+    evidence = data.model_dump()
+    changes: dict[str, Any] = {}
+    if data.account.value in ("deactivated", "still_bound"):
+        changes["ever_activated"] = True
+    if failures:
+        return Evaluation(Outcome.failed, evidence, failures=failures, changes=changes)
+    certificate_id = new_id()
+    evidence["certificate_id"] = certificate_id
+    certificate = {
+        "certificate_id": certificate_id,
+        "serial": ctx.unit.serial,
+        "sku": ctx.product.sku,
+        "regulated": ctx.product.regulated.value,
+        "method": data.method.value,
+        "tool": data.tool,
+        "verification": data.verification,
+        "verification_result": data.verification_result,
+        "account": data.account.value,
+        "performed_by": ctx.actor.username,
+        "verified_by": verifier.username if verifier else None,
+        "second_person_verified": verifier is not None,
+        "site": ctx.unit.site.code if ctx.unit.site else None,
+        "issued_at": ctx.now.isoformat(timespec="seconds"),
+    }
+    return Evaluation(Outcome.passed, evidence, changes=changes, certificate=certificate)
+
+
+def _flash(ctx: Context, data: FlashIn) -> Evaluation:
+    try:
+        release = catalog.get_firmware(ctx.session, ctx.actor, ctx.product.sku, data.release)
+    except NotFound:
+        raise ValidationFailed(
+            f"{ctx.product.sku} has no release '{data.release}'", field="release"
+        ) from None
+    if release.status is not ReleaseStatus.current:
+        current = catalog.current_firmware(ctx.session, ctx.product.id)
+        hint = f"flash the current release {current.version}" if current else "none is current"
+        raise ValidationFailed(
+            f"release {release.version} is {release.status.value}: {hint}", field="release"
+        )
+    if data.image_sha256 != release.sha256:
+        raise ValidationFailed(
+            f"the image is not release {release.version}'s (its sha256 "
+            f"differs from the registry's)",
+            field="image_sha256",
+        )
+    failures = []
+    if data.readback_version != release.version:
+        failures.append(
+            {"test": "readback_version", "reason": f"device reports {data.readback_version}"}
+        )
+    if data.readback_sha256 != release.sha256:
+        failures.append(
+            {"test": "readback_sha256", "reason": "read-back hash differs from the image"}
+        )
+    attempt = ctx.facts.flash_attempts + 1
+    evidence = data.model_dump() | {"attempt": attempt}
+    if failures:
+        return Evaluation(Outcome.failed, evidence, failures=failures)
+    return Evaluation(Outcome.passed, evidence, changes={"firmware_version": release.version})
+
+
+def _test(ctx: Context, data: TestIn) -> Evaluation:
+    plan = catalog.current_test_plan(ctx.session, ctx.product.id)
+    if plan is None:
+        raise IllegalTransition(f"{ctx.product.sku} has no test plan yet", missing="test_plan")
+    if data.plan != plan.version:
+        raise ValidationFailed(
+            f"plan version {data.plan} is not current: test against version {plan.version}",
+            field="plan",
+        )
+    limit = DEFAULT_MAX_TEST_ATTEMPTS
+    if ctx.facts.test_attempts >= limit:
+        raise IllegalTransition(
+            f"the unit was tested {ctx.facts.test_attempts} times, the "
+            f"plan's limit: disposition it instead",
+            missing="disposition",
+        )
+    result = testing.evaluate(plan.tests, data.measurements)
+    if result.unknown:
+        raise ValidationFailed(
+            f"measurement '{result.unknown[0]}' is not in plan version {plan.version}",
+            field=f"measurements.{result.unknown[0]}",
+        )
+    evidence = data.model_dump() | {"attempt": ctx.facts.test_attempts + 1}
+    failures = [f.as_dict() for f in result.failures]
+    return Evaluation(
+        Outcome.passed if result.passed else Outcome.failed, evidence, failures=failures
+    )
+
+
+def _grade(ctx: Context, data: GradeIn) -> Evaluation:
+    result = grading.grade(
+        ctx.product.sku,
+        data.cosmetic,
+        data.functional,
+        ctx.facts.packaging,
+        ctx.unit.ever_activated,
+    )
+    evidence = data.model_dump() | {
+        "condition": result.condition,
+        "condition_sku": result.condition_sku,
+        "may_sell_as_new": result.may_sell_as_new,
+        "why": result.why,
+    }
+    return Evaluation(
+        Outcome.passed,
+        evidence,
+        changes={"condition": result.condition, "may_sell_as_new": result.may_sell_as_new},
+    )
+
+
+def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
+    if data.route is not None:
+        ctx.actor.require("steps.override")
+        assert data.override_reason is not None
+        _require_wiped(ctx, data.route, f"the route '{data.route}'")
+        decision = {
+            "route": data.route.value,
+            "rule": f"override by {ctx.actor.username}",
+            "reason": data.override_reason,
+        }
+        return Evaluation(
+            Outcome.passed,
+            decision,
+            route=data.route,
+            decision=decision,
+            override_reason=data.override_reason,
+        )
+    grade = chain.since_latest_receipt(ctx.steps)
+    graded = next((f for f in reversed(grade) if f.step == "grade"), None)
+    facts = disposition.DispositionFacts(
+        state=ctx.unit.state.value,
+        inspection_passed=ctx.facts.inspection_passed,
+        wiped=ctx.facts.wiped,
+        cosmetic=graded.evidence.get("cosmetic") if graded else None,
+        functional=graded.evidence.get("functional") if graded else None,
+        in_warranty=ctx.unit.warranty_end >= ctx.now.date(),
+    )
+    decided = disposition.decide(facts)
+    _require_wiped(ctx, decided.route, f"rule {decided.rule}")
+    decision = {"route": decided.route.value, "rule": decided.rule, "reason": decided.reason}
+    return Evaluation(Outcome.passed, dict(decision), route=decided.route, decision=decision)
+
+
+def _repackage(ctx: Context, data: RepackageIn) -> Evaluation:
+    release = catalog.current_firmware(ctx.session, ctx.product.id)
+    plan = catalog.current_test_plan(ctx.session, ctx.product.id)
+    missing = chain.missing_for_sale(
+        ctx.steps,
+        release.version if release else None,
+        release.sha256 if release else None,
+        plan.version if plan else None,
+    )
+    if missing:
+        raise IllegalTransition(f"the unit cannot be sold: {missing}", missing=missing)
+    condition = ctx.unit.condition or "new"
+    evidence = data.model_dump() | {
+        "condition": condition,
+        "condition_sku": grading.condition_sku(ctx.product.sku, condition),
+    }
+    return Evaluation(Outcome.passed, evidence)
+
+
+def _send_to_repair(ctx: Context, data: SendToRepairIn) -> Evaluation:
+    _require_wiped(ctx, Route.repair, "sending to repair")
+    partner = _partner_site(ctx.session, data.partner, "partner", SiteKind.repair_partner)
+    evidence = data.model_dump() | {"partner": partner.code}
+    return Evaluation(Outcome.passed, evidence, site=partner)
+
+
+def _return_from_repair(ctx: Context, data: ReturnFromRepairIn) -> Evaluation:
+    site = _site_in_scope(ctx, data.site, "site", {SiteKind.hub})
+    return Evaluation(
+        Outcome.passed,
+        data.model_dump() | {"site": site.code},
+        site=site,
+        changes={"route": None, "condition": None, "may_sell_as_new": None},
+    )
+
+
+def _harvest(ctx: Context, data: HarvestIn) -> Evaluation:
+    _require_wiped(ctx, Route.harvest, "harvesting")
+    return Evaluation(Outcome.passed, data.model_dump() | {"donor_serial": ctx.unit.serial})
+
+
+def _recycle(ctx: Context, data: RecycleIn) -> Evaluation:
+    _require_wiped(ctx, Route.recycle, "recycling")
+    recycler = _partner_site(ctx.session, data.recycler, "recycler", SiteKind.recycler)
+    return Evaluation(
+        Outcome.passed, data.model_dump() | {"recycler": recycler.code}, site=recycler
+    )
+
+
+def _write_off(ctx: Context, data: WriteOffIn) -> Evaluation:
+    return Evaluation(Outcome.passed, data.model_dump())
+
+
+def _ship_to_customer(ctx: Context, data: ShipToCustomerIn) -> Evaluation:
+    _require_wiped(ctx, Route.return_to_customer, "returning to the customer")
+    if ctx.unit.hazard is not None:
+        raise IllegalTransition(
+            "the unit has a battery hazard and must not ship by air; arrange ground transport",
+            missing="ground_shipping",
+        )
+    return Evaluation(Outcome.passed, data.model_dump())
+
+
+Handler = Callable[[Context, Any], Evaluation]
+# Every step but `sell` (which creates the unit; see perform_step) has a handler.
+HANDLERS: dict[Step, Handler] = {
+    Step.authorize: _authorize,
+    Step.ship: _ship,
+    Step.receive: _receive,
+    Step.inspect: _inspect,
+    Step.sanitize: _sanitize,
+    Step.flash: _flash,
+    Step.test: _test,
+    Step.grade: _grade,
+    Step.disposition: _disposition,
+    Step.repackage: _repackage,
+    Step.send_to_repair: _send_to_repair,
+    Step.return_from_repair: _return_from_repair,
+    Step.harvest: _harvest,
+    Step.recycle: _recycle,
+    Step.write_off: _write_off,
+    Step.ship_to_customer: _ship_to_customer,
+}
+# What each step takes as evidence.
+STEP_INPUT: dict[Step, type[BaseModel]] = {
+    Step.sell: SellIn,
+    Step.authorize: AuthorizeIn,
+    Step.ship: ShipIn,
+    Step.receive: ReceiveIn,
+    Step.inspect: InspectIn,
+    Step.sanitize: SanitizeIn,
+    Step.flash: FlashIn,
+    Step.test: TestIn,
+    Step.grade: GradeIn,
+    Step.disposition: DispositionIn,
+    Step.repackage: RepackageIn,
+    Step.send_to_repair: SendToRepairIn,
+    Step.return_from_repair: ReturnFromRepairIn,
+    Step.harvest: HarvestIn,
+    Step.recycle: RecycleIn,
+    Step.write_off: WriteOffIn,
+    Step.ship_to_customer: ShipToCustomerIn,
+}
+
+
+# --- the one write path ------------------------------------------------------------------
+
+
+def _snapshot(unit: Unit) -> dict[str, Any]:
+    return {
+        "state": unit.state.value,
+        "route": unit.route.value if unit.route else None,
+        "site": unit.site.code if unit.site else None,
+        "condition": unit.condition,
+        "version": unit.version,
+    }
+
+
+def _sell(session: Session, actor: Actor, serial: str, data: SellIn) -> Performed:
+    row = data.model_dump(mode="json") | {"serial": serial}
+    summary = units.import_units(session, actor, [row], source="api: sell step")
+    if summary.duplicates:
+        raise Conflict(f"serial {normalise_serial(serial)} is already registered on this order")
+    if summary.rejections:
+        rejection = summary.rejections[0]
+        raise ValidationFailed(rejection.reason, field=rejection.field)
+    unit = units.get_unit(session, actor, serial) if actor.site_ids is None else None
+    if unit is None:  # registered, but a site-scoped actor cannot see a unit in the field
+        raise NotFound(f"serial {serial} registered; it is outside your sites")
+    return Performed(unit, Outcome.passed.value, [], None, None)
+
+
+def perform_step(
+    session: Session,
+    actor: Actor,
+    serial: str,
+    step: Step,
+    data: BaseModel,
+    if_match: int | None = None,
+) -> Performed | Queued:
+    """Run one step on one unit: check the table, judge the evidence, record everything."""
+    actor.require(PERMISSION.get(step, "steps.process"))
+    if step is Step.sell:
+        assert isinstance(data, SellIn)
+        return _sell(session, actor, serial, data)
+    unit = find_unit(session, actor, serial, by_site=step not in INTAKE_STEPS)
+    if unit is None:
+        if step is Step.receive:
+            assert isinstance(data, ReceiveIn)
+            return _queue_unknown_receipt(session, actor, serial, data)
+        raise NotFound(f"no unit with serial '{serial}' at your sites")
+    if if_match is not None and if_match != unit.version:
+        raise StaleVersion(
+            f"unit {unit.serial} is at version {unit.version}, not {if_match}; "
+            "reload it and try again",
+            current_version=unit.version,
+        )
+    steps = step_facts(session, unit)
+    facts = chain.facts(steps)
+    at = lifecycle.position(unit.state, unit.route)
+    verdict = lifecycle.check(step, at, facts.inspection_passed)
+    if not verdict.allowed:
+        raise IllegalTransition(
+            verdict.reason, missing=_prerequisite(step, at), state=unit.state.value
+        )
+    ctx = Context(session, actor, unit, unit.product, steps, facts, utcnow())
+    evaluation = HANDLERS[step](ctx, data)
+    return _record(ctx, step, at, evaluation)
+
+
+def _prerequisite(step: Step, at: str) -> str:
+    """Name what must happen before `step` can run: the first source it could come from."""
+    transition = lifecycle.BY_STEP[step]
+    return " or ".join(str(source) for source in transition.sources) + f" (now {at})"
+
+
+def _record(ctx: Context, step: Step, at: str, evaluation: Evaluation) -> Performed:
+    unit, session = ctx.unit, ctx.session
+    before = _snapshot(unit)
+    to_state = lifecycle.target(step, evaluation.outcome, evaluation.route)
+    if evaluation.site is not None:
+        unit.site = evaluation.site
+    for name, value in evaluation.changes.items():
+        setattr(unit, name, value)
+    unit.state = to_state
+    unit.route = (
+        evaluation.route
+        if to_state is State.dispositioned
+        else (None if step is Step.disposition else unit.route)
+    )
+    unit.step_count += 1
+    unit.updated_at = ctx.now
+    record = UnitStep(
+        unit_id=unit.id,
+        seq=unit.step_count,
+        step=step.value,
+        outcome=evaluation.outcome.value,
+        from_position=at,
+        to_position=lifecycle.position(unit.state, unit.route),
+        actor_id=ctx.actor.user_id,
+        actor_name=ctx.actor.username,
+        site_id=unit.site.id if unit.site else None,
+        at=ctx.now,
+        evidence=jsonable(
+            evaluation.evidence | ({"failures": evaluation.failures} if evaluation.failures else {})
+        ),
+        override_reason=evaluation.override_reason,
+        request_id=current_request_id(),
+    )
+    session.add(record)
+    session.flush()
+    certificate_id = None
+    if evaluation.certificate is not None:
+        certificate_id = evaluation.certificate["certificate_id"]
+        session.add(
+            SanitizationCertificate(
+                id=certificate_id,
+                unit_id=unit.id,
+                step_id=record.id,
+                issued_at=ctx.now,
+                content=evaluation.certificate,
+                signature=signing.sign(evaluation.certificate),
+            )
+        )
+        session.flush()
+    after = _snapshot(unit) | {
+        "step": step.value,
+        "seq": record.seq,
+        "outcome": evaluation.outcome.value,
+    }
+    record_change(session, ctx.actor, f"unit.{step.value}", "unit", unit.serial, before, after)
+    return Performed(
+        unit, evaluation.outcome.value, evaluation.failures, evaluation.decision, certificate_id
+    )
+
+
+def _queue_unknown_receipt(session: Session, actor: Actor, serial: str, data: ReceiveIn) -> Queued:
+    site = catalog.get_site(session, actor, data.site)
+    reason = f"unknown serial {normalise_serial(serial)[:64]} received at {site.code}"
+    item = exception_queue.add(
+        session,
+        "unknown_serial",
+        reason,
+        {"serial": serial[:64], **data.model_dump(mode="json")},
+        reference=normalise_serial(serial)[:64],
+        site_id=site.id,
+    )
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "exception.queued",
+        "exception",
+        str(item.id),
+        None,
+        {"kind": item.kind, "reason": reason},
+    )
+    return Queued(item.id, reason)
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def history(session: Session, unit: Unit) -> list[dict[str, Any]]:
+    """The unit's whole life: its sale, then every step with actor, time, site and evidence."""
+    sale = {
+        "step": "sell",
+        "outcome": "pass",
+        "from_position": lifecycle.NEW,
+        "to_position": "in_field",
+        "actor": "import",
+        "site": None,
+        "at": unit.sold_at,
+        "evidence": {
+            "order_ref": unit.order_ref,
+            "sold_at": unit.sold_at.isoformat(),
+            "region": unit.region,
+            "channel": unit.channel,
+            "price": str(unit.price),
+            "currency": unit.currency,
+            "warranty_end": unit.warranty_end.isoformat(),
+            "import_batch": unit.import_batch_id,
+        },
+    }
+    rows = session.execute(
+        select(UnitStep, Site.code)
+        .outerjoin(Site, Site.id == UnitStep.site_id)
+        .where(UnitStep.unit_id == unit.id)
+        .order_by(UnitStep.seq)
+    )
+    entries = [sale]
+    for record, site_code in rows:
+        entries.append(
+            {
+                "step": record.step,
+                "outcome": record.outcome,
+                "from_position": record.from_position,
+                "to_position": record.to_position,
+                "actor": record.actor_name,
+                "site": site_code,
+                "at": record.at,
+                "evidence": record.evidence,
+                "override_reason": record.override_reason,
+            }
+        )
+    return entries
+
+
+def unit_view(session: Session, unit: Unit) -> dict[str, Any]:
+    """The unit as the API shows it."""
+    return {
+        "serial": unit.serial,
+        "sku": unit.product.sku,
+        "brand": unit.product.brand.code,
+        "state": unit.state.value,
+        "route": unit.route.value if unit.route else None,
+        "condition": unit.condition,
+        "condition_sku": (
+            grading.condition_sku(unit.product.sku, unit.condition) if unit.condition else None
+        ),
+        "site": unit.site.code if unit.site else None,
+        "version": unit.version,
+        "may_sell_as_new": unit.may_sell_as_new,
+        "hazard": unit.hazard,
+        "air_shipment_blocked": unit.air_shipment_blocked,
+        "firmware_version": unit.firmware_version,
+        "sold_at": unit.sold_at,
+        "region": unit.region,
+        "warranty_end": unit.warranty_end,
+        "history": history(session, unit),
+    }

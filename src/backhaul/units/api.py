@@ -1,0 +1,100 @@
+"""The serial registry over HTTP: import sold units and look a unit up with its history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from backhaul.accounts.deps import CurrentActor
+from backhaul.kit.errors import ValidationFailed
+from backhaul.kit.http import DbSession, etag
+from backhaul.kit.schemas import Output
+from backhaul.processing import service as processing
+from backhaul.processing.schemas import UnitOut
+from backhaul.units import service
+
+router = APIRouter(prefix="/api/v1", tags=["units"])
+
+
+class RejectedRow(Output):
+    """A row that was not imported, and why."""
+
+    row: int
+    serial: str | None
+    field: str
+    reason: str
+
+
+class ImportResult(Output):
+    """What an import did."""
+
+    batch_id: int | None
+    added: int
+    duplicates: int
+    rejected: int
+    rejections: list[RejectedRow]
+
+
+_IMPORT_BODY = {
+    "description": "A JSON list of rows, or CSV with a header row (Content-Type: text/csv). "
+    "Columns: serial, sku, order_ref, customer_email, sold_at (ISO 8601), "
+    "region, channel, price, currency.",
+    "content": {
+        "application/json": {
+            "schema": {"type": "array", "maxItems": 100000, "items": {"type": "object"}}
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+async def _rows(request: Request) -> list[Any]:
+    raw = await request.body()
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("the body is not UTF-8 text", field="body") from None
+    if media == "text/csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    if media != "application/json":
+        raise ValidationFailed("send application/json or text/csv", field="header.Content-Type")
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValidationFailed(f"not valid JSON: {error}", field="body") from None
+    if not isinstance(rows, list):
+        raise ValidationFailed("expected a JSON list of rows", field="body")
+    return rows
+
+
+@router.post(
+    "/units/import", response_model=ImportResult, openapi_extra={"requestBody": _IMPORT_BODY}
+)
+def import_units(
+    rows: Annotated[list[Any], Depends(_rows)], session: DbSession, actor: CurrentActor
+) -> ImportResult:
+    """Register sold units; bad rows are refused with reasons and never stop the good ones."""
+    summary = service.import_units(session, actor, rows, source="api")
+    return ImportResult(
+        batch_id=summary.batch_id,
+        added=summary.added,
+        duplicates=summary.duplicates,
+        rejected=summary.rejected,
+        rejections=[
+            RejectedRow(row=r.row, serial=r.serial, field=r.field, reason=r.reason)
+            for r in summary.rejections
+        ],
+    )
+
+
+@router.get("/units/{serial}", response_model=UnitOut)
+def get_unit(serial: str, session: DbSession, actor: CurrentActor, response: Response) -> Any:
+    """A unit, its state, condition, version (also as ETag) and its whole history."""
+    unit = service.get_unit(session, actor, serial)
+    etag(response, unit.version)
+    return processing.unit_view(session, unit)
