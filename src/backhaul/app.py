@@ -15,7 +15,7 @@ from backhaul import __version__
 from backhaul.accounts import api as accounts_api
 from backhaul.catalog import api as catalog_api
 from backhaul.inventory import api as inventory_api
-from backhaul.kit import audit_api
+from backhaul.kit import audit_api, queues_api
 from backhaul.kit.errors import DomainError
 from backhaul.kit.http import (
     BodyLimitMiddleware,
@@ -74,6 +74,7 @@ def create_app() -> FastAPI:
         inventory_api.router,
         accounts_api.router,
         audit_api.router,
+        queues_api.router,
         auth_pages.router,
         home.router,
         catalog_pages.router,

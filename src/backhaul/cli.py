@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -33,7 +34,13 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 brands_app = typer.Typer(help="Brands (an installation may serve several).", no_args_is_help=True)
 products_app = typer.Typer(help="Products in the catalog.", no_args_is_help=True)
 sites_app = typer.Typer(help="Hubs, repair partners and recyclers.", no_args_is_help=True)
+units_app = typer.Typer(help="The serial registry: sold units.", no_args_is_help=True)
+firmware_app = typer.Typer(help="Firmware releases per product.", no_args_is_help=True)
+plans_app = typer.Typer(help="Functional test plans per product.", no_args_is_help=True)
 for sub, name in (
+    (units_app, "units"),
+    (firmware_app, "firmware"),
+    (plans_app, "test-plans"),
     (db_app, "db"),
     (keys_app, "keys"),
     (users_app, "users"),
@@ -526,3 +533,179 @@ def sites_list() -> None:
         rows,
         ["code", "name", "kind", "region", "timezone", "capabilities", "labour_rate", "currency"],
     )
+
+
+# --- units, firmware, test plans ---------------------------------------------------------
+
+
+def _read_rows(path: Path) -> tuple[Iterator[Any], int]:
+    """Rows from CSV (header row), JSON (a list) or JSON Lines, and how many there are."""
+    import csv
+
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig") as handle:
+            total = max(sum(1 for _ in handle) - 1, 0)
+
+        def csv_rows() -> Iterator[Any]:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                yield from csv.DictReader(handle)
+
+        return csv_rows(), total
+    if suffix == ".jsonl":
+        with path.open(encoding="utf-8") as handle:
+            total = sum(1 for line in handle if line.strip())
+
+        def jsonl_rows() -> Iterator[Any]:
+            with path.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        try:
+                            yield json.loads(line)
+                        except json.JSONDecodeError as error:
+                            yield {"_error": f"line {number}: not JSON ({error.msg})"}
+
+        return jsonl_rows(), total
+    if suffix == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            _fail(f"{path}: line {error.lineno}, column {error.colno}: {error.msg}")
+        if not isinstance(rows, list):
+            _fail(f"{path}: expected a JSON list of rows")
+        return iter(rows), len(rows)
+    _fail(f"{path}: use a .csv, .json or .jsonl file")
+
+
+@units_app.command("import")
+def units_import(
+    file: Annotated[Path, typer.Argument(help="CSV (with header), JSON list or JSON Lines")],
+) -> None:
+    """Register sold units: serial, sku, order_ref, customer_email, sold_at, region, channel,
+    price, currency. Bad rows are refused with their reason (and kept in the exception queue);
+    importing the same file twice adds nothing."""
+    from backhaul.units.service import import_units
+
+    rows, total = _read_rows(file)
+    with _transaction() as (session, actor), progress_bar("importing", total) as bar:
+        task = bar.add_task(f"importing {file.name}", total=total)
+        summary = import_units(
+            session, actor, rows, source=str(file), progress=lambda n: bar.advance(task, n)
+        )
+    out.print(
+        f"[green]{summary.added:,} added[/], {summary.duplicates:,} already registered "
+        f"(skipped), [red]{summary.rejected:,} rejected[/]"
+    )
+    if summary.rejections:
+        table = Table("row", "serial", "field", "reason", title="Rejected rows (first 20)")
+        for rejection in summary.rejections[:20]:
+            table.add_row(
+                str(rejection.row), rejection.serial or "", rejection.field, rejection.reason
+            )
+        out.print(table)
+
+
+@firmware_app.command("add")
+def firmware_add(
+    sku: Annotated[str, typer.Argument(help="Product SKU")],
+    version: Annotated[str, typer.Option(help="Release version, e.g. 2.4.1")],
+    sha256: Annotated[str, typer.Option(help="SHA-256 of the image")],
+    size: Annotated[int, typer.Option(help="Image size in bytes")],
+    status: Annotated[str, typer.Option(help="current, supported, deprecated or blocked")] = (
+        "supported"
+    ),
+) -> None:
+    """Register a firmware release by its image hash (current demotes the old current)."""
+    from backhaul.catalog.schemas import FirmwareIn
+    from backhaul.catalog.service import add_firmware
+
+    data = _parse(
+        FirmwareIn, {"version": version, "sha256": sha256, "size": size, "status": status}
+    )
+    with _transaction() as (session, actor):
+        add_firmware(session, actor, sku, data)
+    out.print(f"{sku.upper()} firmware {data.version} registered as {data.status.value}")
+
+
+@firmware_app.command("set-status")
+def firmware_set_status(
+    sku: Annotated[str, typer.Argument(help="Product SKU")],
+    version: Annotated[str, typer.Argument(help="Release version")],
+    status: Annotated[str, typer.Argument(help="current, supported, deprecated or blocked")],
+) -> None:
+    """Change a release's status; exactly one release per product stays current."""
+    from backhaul.catalog.schemas import FirmwarePatch
+    from backhaul.catalog.service import set_firmware_status
+
+    data = _parse(FirmwarePatch, {"status": status})
+    with _transaction() as (session, actor):
+        set_firmware_status(session, actor, sku, version, data)
+    out.print(f"{sku.upper()} firmware {version} is now {data.status.value}")
+
+
+@firmware_app.command("list")
+def firmware_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> None:
+    """List a product's releases, newest first."""
+    from backhaul.catalog.schemas import FirmwareOut
+    from backhaul.catalog.service import list_firmware
+
+    with _transaction(write=False) as (session, actor):
+        rows: list[BaseModel] = [
+            FirmwareOut.model_validate(r.snapshot()) for r in list_firmware(session, actor, sku)
+        ]
+    _print_rows(rows, ["sku", "version", "status", "sha256", "size"])
+
+
+@plans_app.command("add")
+def test_plans_add(
+    sku: Annotated[str, typer.Argument(help="Product SKU")],
+    file: Annotated[Path, typer.Argument(help="TOML or JSON: version = N and [[tests]] tables")],
+) -> None:
+    """Publish a new test plan version from a file; it becomes the current plan."""
+    import tomllib
+
+    from backhaul.catalog.schemas import TestPlanIn
+    from backhaul.catalog.service import add_test_plan
+
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    text = file.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        _fail(f"{file}: {error}")
+    except json.JSONDecodeError as error:
+        _fail(f"{file}: line {error.lineno}, column {error.colno}: {error.msg}")
+    data = _parse(TestPlanIn, raw)
+    with _transaction() as (session, actor):
+        add_test_plan(session, actor, sku, data)
+    out.print(f"{sku.upper()} test plan version {data.version} published ({len(data.tests)} tests)")
+
+
+@plans_app.command("list")
+def test_plans_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> None:
+    """List a product's test plan versions with their tests."""
+    from backhaul.catalog.service import list_test_plans
+
+    with _transaction(write=False) as (session, actor):
+        plans = list_test_plans(session, actor, sku)
+        table = Table("version", "test", "unit", "limits", "required")
+        for plan in plans:
+            for test in plan.tests:
+                limits = (
+                    f"= {test['equals']!r}"
+                    if test.get("equals") is not None
+                    else " … ".join(
+                        "" if test.get(end) is None else str(test[end]) for end in ("min", "max")
+                    )
+                )
+                table.add_row(
+                    str(plan.version),
+                    test["id"],
+                    test.get("unit", ""),
+                    limits,
+                    "yes" if test.get("required", True) else "no",
+                )
+    out.print(table)

@@ -8,11 +8,12 @@ from pydantic import Field, StringConstraints
 
 from backhaul.catalog.schemas import Code, Name, SiteCode
 from backhaul.kit.auth import Role
-from backhaul.kit.schemas import Input, Output
+from backhaul.kit.schemas import Input, Output, ToLower
 
 Username = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,79}$", strip_whitespace=True, to_lower=True),
+    ToLower,
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 

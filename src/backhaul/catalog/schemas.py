@@ -20,24 +20,27 @@ from pydantic import (
 
 from backhaul.catalog.models import Battery, Regulated, ReleaseStatus, SiteKind
 from backhaul.kit.money import Currency, Money
-from backhaul.kit.schemas import Input, Output
+from backhaul.kit.schemas import Input, Output, ToLower, ToUpper
 
 Code = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", strip_whitespace=True, to_lower=True),
+    ToLower,
 ]
 Sku = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,39}$", strip_whitespace=True, to_upper=True),
+    ToUpper,
 ]
 SiteCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,19}$", strip_whitespace=True, to_upper=True),
+    ToUpper,
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 Region = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{2,3}$", strip_whitespace=True, to_upper=True)
+    str, StringConstraints(pattern=r"^[A-Z]{2,3}$", strip_whitespace=True, to_upper=True), ToUpper
 ]
 HsCode = Annotated[str, StringConstraints(pattern=r"^\d{4}(\.?\d{2}){1,3}$")]
 Capability = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$")]
@@ -183,7 +186,7 @@ Version = Annotated[
     str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}$", strip_whitespace=True)
 ]
 Sha256 = Annotated[
-    str, StringConstraints(pattern=r"^[0-9a-f]{64}$", strip_whitespace=True, to_lower=True)
+    str, StringConstraints(pattern=r"^[0-9a-f]{64}$", strip_whitespace=True, to_lower=True), ToLower
 ]
 TestId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
 Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=80)]

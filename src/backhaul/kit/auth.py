@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "keys.manage": frozenset({Role.admin}),
     "audit.read": frozenset({Role.admin, Role.supervisor}),
     "outbox.read": frozenset({Role.admin}),
+    "exceptions.read": frozenset({Role.admin, Role.supervisor}),
+    "exceptions.resolve": frozenset({Role.admin, Role.supervisor}),
     "units.read": ALL_ROLES,
     "units.import": frozenset({Role.admin}),
     "steps.intake": frozenset({Role.admin, Role.supervisor}),

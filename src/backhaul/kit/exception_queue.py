@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backhaul.db import Base, UTCDateTime, utcnow
@@ -44,10 +44,25 @@ def add(
     brand_id: int | None = None,
     site_id: int | None = None,
 ) -> ExceptionItem:
-    """Queue one item for a supervisor, inside the caller's transaction."""
+    """Queue one item for a supervisor, inside the caller's transaction.
+
+    The same open item (kind, reference and reason) is not queued twice: re-sending the same
+    bad file or event keeps one item.
+    """
+    reason = reason[:500]
+    existing = session.scalars(
+        select(ExceptionItem).where(
+            ExceptionItem.kind == kind,
+            ExceptionItem.reference == reference,
+            ExceptionItem.reason == reason,
+            ExceptionItem.resolved_at.is_(None),
+        )
+    ).first()
+    if existing is not None:
+        return existing
     item = ExceptionItem(
         kind=kind,
-        reason=reason[:500],
+        reason=reason,
         reference=reference,
         payload=jsonable(payload),
         brand_id=brand_id,

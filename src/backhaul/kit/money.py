@@ -7,9 +7,12 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from backhaul.kit.schemas import ToUpper
+
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$", strip_whitespace=True, to_upper=True),
+    ToUpper,
     Field(description="ISO 4217 currency code, e.g. USD, EUR, JPY", examples=["USD"]),
 ]
 

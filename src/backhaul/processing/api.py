@@ -122,3 +122,18 @@ def _register(step: Step) -> None:
 
 for _step in Step:
     _register(_step)
+
+
+class CertificateOut(BaseModel):
+    """A certificate of sanitization: the signed content and its Ed25519 signature."""
+
+    certificate: dict[str, Any]
+    signature: str
+    algorithm: str = "Ed25519 over the canonical JSON of `certificate`"
+
+
+@router.get("/units/{serial}/certificate", response_model=CertificateOut, tags=["units"])
+def certificate(serial: str, session: DbSession, actor: CurrentActor) -> CertificateOut:
+    """The unit's newest certificate of sanitization (signed JSON)."""
+    found = service.latest_certificate(session, actor, serial)
+    return CertificateOut(certificate=found.content, signature=found.signature)

@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, model_validator
 from backhaul.accounts.schemas import Username
 from backhaul.catalog.schemas import Scalar, Sha256, SiteCode, Sku, TestId, Version
 from backhaul.kit.money import Currency, Money
-from backhaul.kit.schemas import Input, Output
+from backhaul.kit.schemas import Input, Output, ToUpper
 from backhaul.processing.grading import Cosmetic, Functional
 from backhaul.processing.lifecycle import Route
 
@@ -20,6 +20,7 @@ FaultCode = Annotated[
     StringConstraints(
         pattern=r"^[A-Z0-9]{2,12}(\.[A-Z0-9]{2,12}){0,4}$", strip_whitespace=True, to_upper=True
     ),
+    ToUpper,
 ]
 Notes = Annotated[str, StringConstraints(max_length=2000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120)]

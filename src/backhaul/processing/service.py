@@ -704,3 +704,20 @@ def unit_view(session: Session, unit: Unit) -> dict[str, Any]:
         "warranty_end": unit.warranty_end,
         "history": history(session, unit),
     }
+
+
+def latest_certificate(session: Session, actor: Actor, serial: str) -> SanitizationCertificate:
+    """The unit's newest certificate of sanitization, or NotFound."""
+    actor.require("units.read")
+    unit = find_unit(session, actor, serial)
+    if unit is None:
+        raise NotFound(f"no unit with serial '{serial}' at your sites")
+    certificate = session.scalars(
+        select(SanitizationCertificate)
+        .where(SanitizationCertificate.unit_id == unit.id)
+        .order_by(SanitizationCertificate.issued_at.desc())
+        .limit(1)
+    ).first()
+    if certificate is None:
+        raise NotFound(f"unit {unit.serial} has no certificate of sanitization yet")
+    return certificate
