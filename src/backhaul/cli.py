@@ -709,3 +709,7 @@ def test_plans_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> 
                     "yes" if test.get("required", True) else "no",
                 )
     out.print(table)
+
+
+if __name__ == "__main__":
+    app()
