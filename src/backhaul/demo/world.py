@@ -3,6 +3,7 @@ and tens of thousands of sold units, generated deterministically from a seed."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from collections.abc import Callable, Iterator
@@ -17,10 +18,18 @@ from sqlalchemy.orm import Session
 from backhaul.accounts.models import User
 from backhaul.accounts.schemas import UserIn
 from backhaul.accounts.service import create_user
-from backhaul.catalog.models import Brand
-from backhaul.catalog.schemas import BrandIn, ProductIn, SiteIn
-from backhaul.catalog.service import create_brand, create_product, create_site
+from backhaul.catalog.models import Brand, Product
+from backhaul.catalog.schemas import BrandIn, FirmwareIn, ProductIn, SiteIn, TestPlanIn
+from backhaul.catalog.service import (
+    DEFAULT_BRAND_CODE,
+    add_firmware,
+    add_test_plan,
+    create_brand,
+    create_product,
+    create_site,
+)
 from backhaul.kit.auth import Actor
+from backhaul.kit.changes import record_change
 from backhaul.units.service import import_units
 
 DEMO_BRAND = "lumen"
@@ -264,6 +273,72 @@ def sold_units(seed: int, count: int) -> Iterator[dict[str, Any]]:
             produced += 1
 
 
+FIRMWARE = (("1.0.0", "deprecated"), ("1.1.0", "supported"), ("1.2.0", "current"))
+TEST_PLANS: dict[str, list[dict[str, Any]]] = {
+    "SPK-100": [
+        {"id": "speaker_spl", "unit": "dB", "min": 82, "max": 98},
+        {"id": "mic_array", "equals": True},
+        {"id": "wifi_rssi", "unit": "dBm", "min": -70},
+        {"id": "led_ring", "equals": True, "required": False},
+    ],
+    "RNG-200": [
+        {"id": "ppg_snr", "unit": "dB", "min": 20},
+        {"id": "temp_offset", "unit": "°C", "min": -0.3, "max": 0.3},
+        {"id": "charge_current", "unit": "mA", "min": 40, "max": 60},
+        {"id": "ble_pairing", "equals": True},
+    ],
+    "TAB-K8": [
+        {"id": "touch_grid", "equals": True},
+        {"id": "display_nits", "unit": "cd/m²", "min": 300},
+        {"id": "battery_health", "unit": "%", "min": 80, "max": 100},
+        {"id": "parental_lock", "equals": True},
+    ],
+    "CAM-AI1": [
+        {"id": "sensor_snr", "unit": "dB", "min": 38},
+        {"id": "ir_cut", "equals": True},
+        {"id": "npu_inference_ms", "unit": "ms", "max": 45},
+        {"id": "wifi_rssi", "unit": "dBm", "min": -72},
+    ],
+}
+
+
+def image_sha256(sku: str, version: str) -> str:
+    """The demo's stand-in image hash for a release (a real install registers real images)."""
+    return hashlib.sha256(f"{sku}@{version}".encode()).hexdigest()
+
+
+def _firmware_and_plan(session: Session, actor: Actor, sku: str) -> None:
+    for version, status in FIRMWARE:
+        add_firmware(
+            session,
+            actor,
+            sku,
+            FirmwareIn.model_validate(
+                {
+                    "version": version,
+                    "sha256": image_sha256(sku, version),
+                    "size": 48_000_000,
+                    "status": status,
+                }
+            ),
+        )
+    add_test_plan(
+        session, actor, sku, TestPlanIn.model_validate({"version": 1, "tests": TEST_PLANS[sku]})
+    )
+
+
+def _demo_brand(session: Session, actor: Actor) -> Brand:
+    """Adopt the empty default brand (a fresh install stays single-brand) or add the demo's."""
+    default = session.scalars(select(Brand).where(Brand.code == DEFAULT_BRAND_CODE)).first()
+    if default is None or session.scalar(select(Product.id).where(Product.brand_id == default.id)):
+        return create_brand(session, actor, BrandIn(code=DEMO_BRAND, name="Lumen Home"))
+    before = default.snapshot()
+    default.code, default.name = DEMO_BRAND, "Lumen Home"
+    session.flush()
+    record_change(session, actor, "brand.updated", "brand", DEMO_BRAND, before, default.snapshot())
+    return default
+
+
 def load_demo(
     session: Session,
     actor: Actor,
@@ -276,10 +351,12 @@ def load_demo(
     logins = [(u["username"], u["role"]) for u in USERS]
     if session.scalar(select(Brand.id).where(Brand.code == DEMO_BRAND)) is not None:
         return DemoReport(already_loaded=True, logins=logins)
-    create_brand(session, actor, BrandIn(code=DEMO_BRAND, name="Lumen Home"))
+    _demo_brand(session, actor)
     for product in PRODUCTS:
         fields = {k: v for k, v in product.items() if k not in ("share", "prefix")}
         create_product(session, actor, ProductIn.model_validate({"brand": DEMO_BRAND, **fields}))
+    for product in PRODUCTS:
+        _firmware_and_plan(session, actor, product["sku"])
     for site in SITES:
         create_site(session, actor, SiteIn.model_validate(site))
     for user in USERS:

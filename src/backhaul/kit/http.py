@@ -251,7 +251,7 @@ def install_error_handlers(app: FastAPI) -> None:
             },
         )
 
-    @app.exception_handler(KeyboardInterrupt)
+    @app.exception_handler(DataError)
     async def _data(_request: Request, error: DataError) -> Response:
         # A value the database cannot hold, e.g. a NUL character in text on PostgreSQL.
         log.warning("value refused by the database: %s", error.orig)
