@@ -29,9 +29,6 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, description="Failed logins before the account is locked")
     login_lockout_seconds: int = Field(900, description="How long a locked account stays locked")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (behind HTTPS)")
-    checkpoint_every: int = Field(
-        1000, description="Write a signed audit checkpoint after this many new audit records"
-    )
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.errors import ValidationFailed
@@ -15,6 +15,7 @@ from backhaul.kit.http import DbSession, etag
 from backhaul.kit.schemas import Output
 from backhaul.processing import service as processing
 from backhaul.processing.schemas import UnitOut
+from backhaul.processing.states import State
 from backhaul.units import service
 
 router = APIRouter(prefix="/api/v1", tags=["units"])
@@ -90,6 +91,49 @@ def import_units(
             for r in summary.rejections
         ],
     )
+
+
+class UnitSummary(Output):
+    """A unit in a list: where it is, without its history."""
+
+    serial: str
+    sku: str
+    state: str
+    route: str | None
+    condition: str | None
+    site: str | None
+    version: int
+
+
+Filter = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/units", response_model=list[UnitSummary])
+def list_units(
+    session: DbSession,
+    actor: CurrentActor,
+    sku: Filter = None,
+    state: State | None = None,
+    site: Filter = None,
+    after: Annotated[str | None, Query(max_length=64, description="Serial to page after")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[UnitSummary]:
+    """Units you may see, ordered by serial; filter by SKU, state or site."""
+    units = service.list_units(
+        session, actor, sku=sku, state=state, site=site, after=after, limit=limit
+    )
+    return [
+        UnitSummary(
+            serial=u.serial,
+            sku=u.product.sku,
+            state=u.state.value,
+            route=u.route.value if u.route else None,
+            condition=u.condition,
+            site=u.site.code if u.site else None,
+            version=u.version,
+        )
+        for u in units
+    ]
 
 
 @router.get("/units/{serial}", response_model=UnitOut)

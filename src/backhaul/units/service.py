@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from backhaul.catalog.models import Product
+from backhaul.catalog.models import Product, Site
 from backhaul.db import utcnow
 from backhaul.kit import exception_queue
 from backhaul.kit.auth import Actor
@@ -219,3 +219,34 @@ def get_unit(session: Session, actor: Actor, serial: str) -> Unit:
     if unit is None:
         raise NotFound(f"no unit with serial '{serial}'")
     return unit
+
+
+def list_units(
+    session: Session,
+    actor: Actor,
+    *,
+    sku: str | None = None,
+    state: State | None = None,
+    site: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[Unit]:
+    """Units in the actor's scope, by serial, optionally filtered; page with `after`."""
+    actor.require("units.read")
+    statement = visible(actor, select(Unit), Unit).order_by(Unit.serial).limit(limit)
+    if sku:
+        statement = statement.where(Unit.product.has(Product.sku == sku.strip().upper()))
+    if state:
+        statement = statement.where(Unit.state == state)
+    if site:
+        statement = statement.where(Unit.site.has(Site.code == site.strip().upper()))
+    if after:
+        statement = statement.where(Unit.serial > normalise_serial(after))
+    return list(session.scalars(statement))
+
+
+def count_by_state(session: Session, actor: Actor) -> dict[str, int]:
+    """How many units in the actor's scope are in each state."""
+    actor.require("units.read")
+    statement = visible(actor, select(Unit.state, func.count()).group_by(Unit.state), Unit)
+    return {state.value: count for state, count in session.execute(statement)}

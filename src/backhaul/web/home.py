@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
 from backhaul.catalog import service as catalog
 from backhaul.kit.http import DbSession
-from backhaul.kit.visibility import visible
-from backhaul.units.models import Unit
+from backhaul.units import service as units
 from backhaul.web.common import PageActor, render
 
 router = APIRouter(include_in_schema=False)
@@ -17,8 +15,8 @@ router = APIRouter(include_in_schema=False)
 ROLE_INTRO = {
     "admin": "Set up products, sites, users and keys; every change is audited.",
     "supervisor": "Watch the queues, handle exceptions and approve overrides.",
-    "technician": "Scan a unit to be told the next step and what counts as a pass.",
-    "partner": "See the units sent to you and report what you did.",
+    "technician": "Units at your hub, by where they are in their lifecycle.",
+    "partner": "The units sent to you, by where they are.",
     "analyst": "Look at cycle times, yield and the cost of returns.",
 }
 
@@ -28,7 +26,7 @@ def home(request: Request, session: DbSession, actor: PageActor) -> Response:
     """A home page per role with the numbers that role cares about."""
     sites = catalog.list_sites(session, actor)
     products = catalog.list_products(session, actor)
-    units = session.scalar(visible(actor, select(func.count()).select_from(Unit), Unit)) or 0
+    by_state = units.count_by_state(session, actor)
     return render(
         request,
         "home.html",
@@ -36,5 +34,6 @@ def home(request: Request, session: DbSession, actor: PageActor) -> Response:
         intro=ROLE_INTRO[actor.role.value],
         sites=sites,
         products=products,
-        unit_count=units,
+        unit_count=sum(by_state.values()),
+        by_state=sorted(by_state.items(), key=lambda item: -item[1]),
     )
