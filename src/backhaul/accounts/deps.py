@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from backhaul.accounts.service import actor_for_token
+from backhaul.accounts.service import actor_for_token, cached_actor_for_token
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import NotAuthenticated
 from backhaul.kit.http import DbSession
@@ -15,15 +16,22 @@ from backhaul.kit.http import DbSession
 _bearer = HTTPBearer(auto_error=False, description="A token from `backhaul keys create`")
 
 
-def _api_actor(
+async def _api_actor(
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The key's actor. Async so that a token resolved moments ago (see `_TokenCache`) costs
+    no trip through the thread pool; one that must be looked up is looked up in the pool, as a
+    plain `def` dependency would be, so the event loop never waits on the database."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated(
             "send 'Authorization: Bearer <token>'; create a token with 'backhaul keys create'"
         )
-    return actor_for_token(session, credentials.credentials)
+    token = credentials.credentials
+    cached = cached_actor_for_token(token)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(actor_for_token, session, token)
 
 
 CurrentActor = Annotated[Actor, Depends(_api_actor)]

@@ -15,10 +15,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from backhaul.db import Base, UTCDateTime, after_commit, utcnow
 from backhaul.kit import signing
@@ -171,10 +182,18 @@ def write(
     # Round-trip through JSON so the hashed content is exactly what the database will give back.
     fields["before"] = json.loads(json.dumps(fields["before"]))
     fields["after"] = json.loads(json.dumps(fields["after"]))
-    record = AuditRecord(**fields, hash=_hash(_record_content(**fields)))
-    session.add(record)
-    session.flush()
+    fields["hash"] = _hash(_record_content(**fields))
+    # A Core INSERT on the session's connection, in its transaction: the record is written now,
+    # as the flush did, without the unit of work's bookkeeping for an object nobody changes
+    # again. The head query above has already autoflushed the caller's pending changes.
+    result = session.connection().execute(_INSERT, fields)
+    (row_id,) = result.inserted_primary_key or (None,)
+    record = AuditRecord(id=row_id, **fields)
+    make_transient_to_detached(record)  # the row as written; not tracked by the session
     return record
+
+
+_INSERT = insert(cast(Table, AuditRecord.__table__))
 
 
 # --- checkpoints -------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Index, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, Index, Integer, String, Table, insert, select
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
@@ -34,18 +34,25 @@ class OutboxEvent(Base):
 
 def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> OutboxEvent:
     """Queue an event inside the caller's transaction; it exists only if the change commits."""
-    event = OutboxEvent(
-        event_id=new_id(),
-        type=event_type,
-        subject=subject,
-        payload=jsonable(payload),
-        request_id=current_request_id(),
-        created_at=utcnow(),
-        attempts=0,
-    )
-    session.add(event)
-    session.flush()
+    values = {
+        "event_id": new_id(),
+        "type": event_type,
+        "subject": subject,
+        "payload": jsonable(payload),
+        "request_id": current_request_id(),
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
+    # A Core INSERT in the session's transaction, written at once as a flush would be, without
+    # the unit of work's bookkeeping for an object nobody changes in this transaction.
+    result = session.connection().execute(_INSERT, values)
+    (row_id,) = result.inserted_primary_key or (None,)
+    event = OutboxEvent(id=row_id, **values)
+    make_transient_to_detached(event)  # the row as written; not tracked by the session
     return event
+
+
+_INSERT = insert(cast(Table, OutboxEvent.__table__))
 
 
 def pending(session: Session, limit: int = 100) -> list[OutboxEvent]:

@@ -51,9 +51,9 @@ def _failed(f: DispositionFacts) -> bool:
 RULES: tuple[Rule, ...] = (
     Rule(
         "Q1",
-        lambda f: f.state == "quarantined" and not f.wiped,
+        lambda f: not f.wiped,
         Route.quarantine,
-        "quarantined and not yet wiped: it stays in quarantine until sanitized or destroyed",
+        "not wiped since it was received: it stays in quarantine until sanitized or destroyed",
     ),
     Rule(
         "Q2",

@@ -87,15 +87,16 @@ def check_row(
     """Normalise one sold-unit row, or say which field is wrong and why."""
     if not isinstance(raw, dict):
         return Rejection(row_number, None, "row", "a row must be an object with named fields")
-    serial = normalise_serial(raw.get("serial") or "") or None
+    raw_serial = raw.get("serial")
+    serial = normalise_serial(raw_serial)[:64] or None if raw_serial is not None else None
 
     def reject(field: str, reason: str) -> Rejection:
         return Rejection(row_number, serial, field, reason)
 
-    missing = [name for name in FIELDS if raw.get(name) in (None, "")]
+    missing = [name for name in FIELDS if raw.get(name) is None or not str(raw[name]).strip()]
     if missing:
         return reject(missing[0], f"'{missing[0]}' is required")
-    assert serial is not None
+    serial = normalise_serial(raw["serial"])
     if len(serial) > 64:
         return reject("serial", "longer than 64 characters")
     sku = str(raw["sku"]).strip().upper()

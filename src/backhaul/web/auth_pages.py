@@ -15,7 +15,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(path: str) -> str:
-    return path if path.startswith("/") and not path.startswith("//") else "/"
+    """A path on this site, or "/". Browsers drop tabs and newlines from URLs and read "\\" as
+    "/", so "/\\evil.example" or "/<tab>/evil.example" would mean "//evil.example"."""
+    local = path.startswith("/") and not path.startswith("//")
+    return path if local and "\\" not in path and path.isprintable() else "/"
 
 
 @router.get("/login")

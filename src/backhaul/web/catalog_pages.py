@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from backhaul.catalog import service
 from backhaul.catalog.models import Battery, Regulated
 from backhaul.catalog.schemas import ProductIn
-from backhaul.kit.errors import DomainError
+from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from backhaul.kit.http import DbSession
 from backhaul.web.common import CsrfChecked, PageActor, flash, render
 
@@ -75,6 +75,8 @@ def add_product(
         product = service.create_product(session, actor, ProductIn.model_validate(form))
     except ValidationError as error:
         errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in error.errors()}
+    except (NotAuthenticated, Forbidden, NotFound):
+        raise  # not a mistake in the form: the error page, with its status
     except DomainError as error:
         errors = {error.field or "form": error.detail}
     if errors:
