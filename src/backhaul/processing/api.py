@@ -7,7 +7,6 @@ FastAPI must see each one's real evidence model.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -47,32 +46,29 @@ def _respond(
     if_match: int | None,
     key: str | None,
 ) -> JSONResponse:
-    fingerprint = idempotency.fingerprint("POST", request.url.path, data.model_dump(mode="json"))
+    fingerprint = ""
     if key is not None:
+        fingerprint = idempotency.fingerprint(
+            "POST", request.url.path, data.model_dump(mode="json")
+        )
         first = idempotency.replay(session, actor, key, fingerprint)
         if first is not None:
             return _json(first.status_code, first.body)
     result = service.perform_step(session, actor, serial, step, data, if_match)
     if isinstance(result, service.Queued):
-        status, body = (
-            202,
-            QueuedOut(
-                queued=True, exception_id=result.exception_id, reason=result.reason
-            ).model_dump(mode="json"),
-        )
+        status = 202
+        body = QueuedOut(
+            queued=True, exception_id=result.exception_id, reason=result.reason
+        ).model_dump(mode="json")
     else:
+        # Built as JSON-ready data by the service (the shape of StepResult); not re-validated.
         status = 200
-        body = jsonable_encoder(
-            StepResult.model_validate(
-                service.unit_view(session, result.unit)
-                | {
-                    "outcome": result.outcome,
-                    "failures": result.failures,
-                    "decision": result.decision,
-                    "certificate_id": result.certificate_id,
-                }
-            )
-        )
+        body = service.unit_view(result.unit, result.history) | {
+            "outcome": result.outcome,
+            "failures": result.failures,
+            "decision": result.decision,
+            "certificate_id": result.certificate_id,
+        }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)
     return _json(status, body)

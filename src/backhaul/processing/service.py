@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backhaul.accounts.models import User
 from backhaul.catalog import service as catalog
-from backhaul.catalog.models import Product, Regulated, ReleaseStatus, Site, SiteKind
+from backhaul.catalog.models import Regulated, ReleaseStatus, Site, SiteKind
 from backhaul.db import utcnow
 from backhaul.kit import exception_queue, signing
 from backhaul.kit.auth import Actor
@@ -28,10 +28,9 @@ from backhaul.kit.errors import (
 )
 from backhaul.kit.ids import current_request_id, new_id
 from backhaul.kit.jsonable import jsonable
-from backhaul.kit.visibility import visible
-from backhaul.processing import chain, disposition, grading, lifecycle, testing
+from backhaul.processing import chain, disposition, grading, lifecycle, store, testing
 from backhaul.processing.lifecycle import HANDOFF_ROUTES, Outcome, Route, Step
-from backhaul.processing.models import SanitizationCertificate, UnitStep
+from backhaul.processing.models import SanitizationCertificate
 from backhaul.processing.schemas import (
     AuthorizeIn,
     DispositionIn,
@@ -52,8 +51,8 @@ from backhaul.processing.schemas import (
     WriteOffIn,
 )
 from backhaul.processing.states import State
+from backhaul.processing.store import StepRow, UnitState
 from backhaul.units import service as units
-from backhaul.units.models import Unit
 from backhaul.units.registry import normalise_serial
 
 DEFAULT_MAX_TEST_ATTEMPTS = 3
@@ -68,8 +67,7 @@ class Context:
 
     session: Session
     actor: Actor
-    unit: Unit
-    product: Product
+    unit: UnitState
     steps: list[chain.StepFact]
     facts: chain.Facts
     now: datetime
@@ -92,9 +90,10 @@ class Evaluation:
 
 @dataclass
 class Performed:
-    """The result of a step: the unit after it, and what the step decided."""
+    """The result of a step: the unit after it, its history, and what the step decided."""
 
-    unit: Unit
+    unit: UnitState
+    history: list[StepRow]
     outcome: str
     failures: list[dict[str, Any]]
     decision: dict[str, Any] | None
@@ -112,20 +111,15 @@ class Queued:
 # --- lookups -----------------------------------------------------------------------------
 
 
-def find_unit(session: Session, actor: Actor, serial: str, *, by_site: bool = True) -> Unit | None:
+def find_unit(
+    session: Session, actor: Actor, serial: str, *, by_site: bool = True
+) -> UnitState | None:
     """The unit with this serial inside the actor's scope, or None."""
-    statement = visible(actor, select(Unit), Unit, by_site=by_site)
-    return session.scalars(statement.where(Unit.serial == normalise_serial(serial))).first()
+    return store.load_unit(session, actor, normalise_serial(serial), by_site=by_site)
 
 
-def step_facts(session: Session, unit: Unit) -> list[chain.StepFact]:
-    """The unit's step records in order, as the pure rules see them."""
-    rows = session.execute(
-        select(UnitStep.step, UnitStep.outcome, UnitStep.evidence)
-        .where(UnitStep.unit_id == unit.id)
-        .order_by(UnitStep.seq)
-    )
-    return [chain.StepFact(r.step, r.outcome, r.evidence) for r in rows]
+def _facts(steps: list[StepRow]) -> list[chain.StepFact]:
+    return [chain.StepFact(row.step, row.outcome, row.evidence) for row in steps]
 
 
 def _site_in_scope(ctx: Context, code: str, field_name: str, kinds: set[SiteKind]) -> Site:
@@ -193,18 +187,17 @@ def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
 
 
 def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
-    regulated = ctx.product.regulated is not Regulated.none
+    regulated = ctx.unit.regulated is not Regulated.none
     if regulated:
         if data.method.value == "clear":
             raise ValidationFailed(
-                f"{ctx.product.sku} is a regulated ({ctx.product.regulated.value}) product: "
+                f"{ctx.unit.sku} is a regulated ({ctx.unit.regulated.value}) product: "
                 "use purge or destroy, not clear",
                 field="method",
             )
         if data.verified_by is None:
             raise ValidationFailed(
-                f"{ctx.product.sku} is regulated: a second person must "
-                "verify the wipe (verified_by)",
+                f"{ctx.unit.sku} is regulated: a second person must verify the wipe (verified_by)",
                 field="verified_by",
             )
     verifier = None
@@ -239,8 +232,8 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
     certificate = {
         "certificate_id": certificate_id,
         "serial": ctx.unit.serial,
-        "sku": ctx.product.sku,
-        "regulated": ctx.product.regulated.value,
+        "sku": ctx.unit.sku,
+        "regulated": ctx.unit.regulated.value,
         "method": data.method.value,
         "tool": data.tool,
         "verification": data.verification,
@@ -249,7 +242,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
         "performed_by": ctx.actor.username,
         "verified_by": verifier.username if verifier else None,
         "second_person_verified": verifier is not None,
-        "site": ctx.unit.site.code if ctx.unit.site else None,
+        "site": ctx.unit.site,
         "issued_at": ctx.now.isoformat(timespec="seconds"),
     }
     return Evaluation(Outcome.passed, evidence, changes=changes, certificate=certificate)
@@ -257,13 +250,13 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
 
 def _flash(ctx: Context, data: FlashIn) -> Evaluation:
     try:
-        release = catalog.get_firmware(ctx.session, ctx.actor, ctx.product.sku, data.release)
+        release = catalog.get_firmware(ctx.session, ctx.actor, ctx.unit.sku, data.release)
     except NotFound:
         raise ValidationFailed(
-            f"{ctx.product.sku} has no release '{data.release}'", field="release"
+            f"{ctx.unit.sku} has no release '{data.release}'", field="release"
         ) from None
     if release.status is not ReleaseStatus.current:
-        current = catalog.current_firmware(ctx.session, ctx.product.id)
+        current = catalog.current_firmware(ctx.session, ctx.unit.product_id)
         hint = f"flash the current release {current.version}" if current else "none is current"
         raise ValidationFailed(
             f"release {release.version} is {release.status.value}: {hint}", field="release"
@@ -291,9 +284,9 @@ def _flash(ctx: Context, data: FlashIn) -> Evaluation:
 
 
 def _test(ctx: Context, data: TestIn) -> Evaluation:
-    plan = catalog.current_test_plan(ctx.session, ctx.product.id)
+    plan = catalog.current_test_plan(ctx.session, ctx.unit.product_id)
     if plan is None:
-        raise IllegalTransition(f"{ctx.product.sku} has no test plan yet", missing="test_plan")
+        raise IllegalTransition(f"{ctx.unit.sku} has no test plan yet", missing="test_plan")
     if data.plan != plan.version:
         raise ValidationFailed(
             f"plan version {data.plan} is not current: test against version {plan.version}",
@@ -321,7 +314,7 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
 
 def _grade(ctx: Context, data: GradeIn) -> Evaluation:
     result = grading.grade(
-        ctx.product.sku,
+        ctx.unit.sku,
         data.cosmetic,
         data.functional,
         ctx.facts.packaging,
@@ -374,8 +367,8 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
 
 
 def _repackage(ctx: Context, data: RepackageIn) -> Evaluation:
-    release = catalog.current_firmware(ctx.session, ctx.product.id)
-    plan = catalog.current_test_plan(ctx.session, ctx.product.id)
+    release = catalog.current_firmware(ctx.session, ctx.unit.product_id)
+    plan = catalog.current_test_plan(ctx.session, ctx.unit.product_id)
     missing = chain.missing_for_sale(
         ctx.steps,
         release.version if release else None,
@@ -387,7 +380,7 @@ def _repackage(ctx: Context, data: RepackageIn) -> Evaluation:
     condition = ctx.unit.condition or "new"
     evidence = data.model_dump() | {
         "condition": condition,
-        "condition_sku": grading.condition_sku(ctx.product.sku, condition),
+        "condition_sku": grading.condition_sku(ctx.unit.sku, condition),
     }
     return Evaluation(Outcome.passed, evidence)
 
@@ -481,11 +474,11 @@ STEP_INPUT: dict[Step, type[BaseModel]] = {
 # --- the one write path ------------------------------------------------------------------
 
 
-def _snapshot(unit: Unit) -> dict[str, Any]:
+def _snapshot(unit: UnitState) -> dict[str, Any]:
     return {
         "state": unit.state.value,
         "route": unit.route.value if unit.route else None,
-        "site": unit.site.code if unit.site else None,
+        "site": unit.site,
         "condition": unit.condition,
         "version": unit.version,
     }
@@ -499,10 +492,10 @@ def _sell(session: Session, actor: Actor, serial: str, data: SellIn) -> Performe
     if summary.rejections:
         rejection = summary.rejections[0]
         raise ValidationFailed(rejection.reason, field=rejection.field)
-    unit = units.get_unit(session, actor, serial) if actor.site_ids is None else None
+    unit = find_unit(session, actor, serial)
     if unit is None:  # registered, but a site-scoped actor cannot see a unit in the field
         raise NotFound(f"serial {serial} registered; it is outside your sites")
-    return Performed(unit, Outcome.passed.value, [], None, None)
+    return Performed(unit, [], Outcome.passed.value, [], None, None)
 
 
 def perform_step(
@@ -530,7 +523,8 @@ def perform_step(
             "reload it and try again",
             current_version=unit.version,
         )
-    steps = step_facts(session, unit)
+    history = store.load_steps(session, unit.id)
+    steps = _facts(history)
     facts = chain.facts(steps)
     at = lifecycle.position(unit.state, unit.route)
     verdict = lifecycle.check(step, at, facts.inspection_passed)
@@ -538,9 +532,9 @@ def perform_step(
         raise IllegalTransition(
             verdict.reason, missing=_prerequisite(step, at), state=unit.state.value
         )
-    ctx = Context(session, actor, unit, unit.product, steps, facts, utcnow())
+    ctx = Context(session, actor, unit, steps, facts, utcnow())
     evaluation = HANDLERS[step](ctx, data)
-    return _record(ctx, step, at, evaluation)
+    return _record(ctx, step, at, evaluation, history)
 
 
 def _prerequisite(step: Step, at: str) -> str:
@@ -549,63 +543,84 @@ def _prerequisite(step: Step, at: str) -> str:
     return " or ".join(str(source) for source in transition.sources) + f" (now {at})"
 
 
-def _record(ctx: Context, step: Step, at: str, evaluation: Evaluation) -> Performed:
+def _record(
+    ctx: Context, step: Step, at: str, evaluation: Evaluation, history: list[StepRow]
+) -> Performed:
     unit, session = ctx.unit, ctx.session
     before = _snapshot(unit)
+    read_version = unit.version
     to_state = lifecycle.target(step, evaluation.outcome, evaluation.route)
     if evaluation.site is not None:
-        unit.site = evaluation.site
+        unit.site_id, unit.site = evaluation.site.id, evaluation.site.code
     for name, value in evaluation.changes.items():
         setattr(unit, name, value)
     unit.state = to_state
-    unit.route = (
-        evaluation.route
-        if to_state is State.dispositioned
-        else (None if step is Step.disposition else unit.route)
-    )
+    if to_state is State.dispositioned:
+        unit.route = evaluation.route
+    elif step is Step.disposition:
+        unit.route = None
     unit.step_count += 1
-    unit.updated_at = ctx.now
-    record = UnitStep(
-        unit_id=unit.id,
+    store.save(session, unit, read_version, ctx.now)
+    evidence = jsonable(
+        evaluation.evidence | ({"failures": evaluation.failures} if evaluation.failures else {})
+    )
+    row = StepRow(
         seq=unit.step_count,
         step=step.value,
         outcome=evaluation.outcome.value,
         from_position=at,
         to_position=lifecycle.position(unit.state, unit.route),
-        actor_id=ctx.actor.user_id,
-        actor_name=ctx.actor.username,
-        site_id=unit.site.id if unit.site else None,
+        actor=ctx.actor.username,
+        site=unit.site,
         at=ctx.now,
-        evidence=jsonable(
-            evaluation.evidence | ({"failures": evaluation.failures} if evaluation.failures else {})
-        ),
+        evidence=evidence,
         override_reason=evaluation.override_reason,
-        request_id=current_request_id(),
     )
-    session.add(record)
-    session.flush()
+    step_id = store.add_step(
+        session,
+        {
+            "unit_id": unit.id,
+            "seq": row.seq,
+            "step": row.step,
+            "outcome": row.outcome,
+            "from_position": row.from_position,
+            "to_position": row.to_position,
+            "actor_id": ctx.actor.user_id,
+            "actor_name": row.actor,
+            "site_id": unit.site_id,
+            "at": row.at,
+            "evidence": row.evidence,
+            "override_reason": row.override_reason,
+            "request_id": current_request_id(),
+        },
+    )
     certificate_id = None
     if evaluation.certificate is not None:
         certificate_id = evaluation.certificate["certificate_id"]
-        session.add(
-            SanitizationCertificate(
-                id=certificate_id,
-                unit_id=unit.id,
-                step_id=record.id,
-                issued_at=ctx.now,
-                content=evaluation.certificate,
-                signature=signing.sign(evaluation.certificate),
-            )
+        store.add_certificate(
+            session,
+            {
+                "id": certificate_id,
+                "unit_id": unit.id,
+                "step_id": step_id,
+                "issued_at": ctx.now,
+                "content": evaluation.certificate,
+                "signature": signing.sign(evaluation.certificate),
+            },
         )
-        session.flush()
     after = _snapshot(unit) | {
         "step": step.value,
-        "seq": record.seq,
+        "seq": row.seq,
         "outcome": evaluation.outcome.value,
     }
     record_change(session, ctx.actor, f"unit.{step.value}", "unit", unit.serial, before, after)
     return Performed(
-        unit, evaluation.outcome.value, evaluation.failures, evaluation.decision, certificate_id
+        unit,
+        [*history, row],
+        evaluation.outcome.value,
+        evaluation.failures,
+        evaluation.decision,
+        certificate_id,
     )
 
 
@@ -636,8 +651,22 @@ def _queue_unknown_receipt(session: Session, actor: Actor, serial: str, data: Re
 # --- reads -------------------------------------------------------------------------------
 
 
-def history(session: Session, unit: Unit) -> list[dict[str, Any]]:
-    """The unit's whole life: its sale, then every step with actor, time, site and evidence."""
+def get_unit(session: Session, actor: Actor, serial: str) -> tuple[UnitState, list[StepRow]]:
+    """A unit in the actor's scope and its steps, or NotFound."""
+    actor.require("units.read")
+    unit = find_unit(session, actor, serial)
+    if unit is None:
+        raise NotFound(f"no unit with serial '{serial}'")
+    return unit, store.load_steps(session, unit.id)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def unit_view(unit: UnitState, steps: list[StepRow]) -> dict[str, Any]:
+    """The unit as the API shows it (JSON-ready): state, condition, version and whole history:
+    its sale, then every step with actor, time, site and evidence."""
     sale = {
         "step": "sell",
         "outcome": "pass",
@@ -645,10 +674,10 @@ def history(session: Session, unit: Unit) -> list[dict[str, Any]]:
         "to_position": "in_field",
         "actor": "import",
         "site": None,
-        "at": unit.sold_at,
+        "at": _iso(unit.sold_at),
         "evidence": {
             "order_ref": unit.order_ref,
-            "sold_at": unit.sold_at.isoformat(),
+            "sold_at": _iso(unit.sold_at),
             "region": unit.region,
             "channel": unit.channel,
             "price": str(unit.price),
@@ -656,53 +685,42 @@ def history(session: Session, unit: Unit) -> list[dict[str, Any]]:
             "warranty_end": unit.warranty_end.isoformat(),
             "import_batch": unit.import_batch_id,
         },
+        "override_reason": None,
     }
-    rows = session.execute(
-        select(UnitStep, Site.code)
-        .outerjoin(Site, Site.id == UnitStep.site_id)
-        .where(UnitStep.unit_id == unit.id)
-        .order_by(UnitStep.seq)
-    )
-    entries = [sale]
-    for record, site_code in rows:
-        entries.append(
-            {
-                "step": record.step,
-                "outcome": record.outcome,
-                "from_position": record.from_position,
-                "to_position": record.to_position,
-                "actor": record.actor_name,
-                "site": site_code,
-                "at": record.at,
-                "evidence": record.evidence,
-                "override_reason": record.override_reason,
-            }
-        )
-    return entries
-
-
-def unit_view(session: Session, unit: Unit) -> dict[str, Any]:
-    """The unit as the API shows it."""
+    history = [sale] + [
+        {
+            "step": row.step,
+            "outcome": row.outcome,
+            "from_position": row.from_position,
+            "to_position": row.to_position,
+            "actor": row.actor,
+            "site": row.site,
+            "at": _iso(row.at),
+            "evidence": row.evidence,
+            "override_reason": row.override_reason,
+        }
+        for row in steps
+    ]
     return {
         "serial": unit.serial,
-        "sku": unit.product.sku,
-        "brand": unit.product.brand.code,
+        "sku": unit.sku,
+        "brand": unit.brand,
         "state": unit.state.value,
         "route": unit.route.value if unit.route else None,
         "condition": unit.condition,
-        "condition_sku": (
-            grading.condition_sku(unit.product.sku, unit.condition) if unit.condition else None
-        ),
-        "site": unit.site.code if unit.site else None,
+        "condition_sku": grading.condition_sku(unit.sku, unit.condition)
+        if unit.condition
+        else None,
+        "site": unit.site,
         "version": unit.version,
         "may_sell_as_new": unit.may_sell_as_new,
         "hazard": unit.hazard,
         "air_shipment_blocked": unit.air_shipment_blocked,
         "firmware_version": unit.firmware_version,
-        "sold_at": unit.sold_at,
+        "sold_at": _iso(unit.sold_at),
         "region": unit.region,
-        "warranty_end": unit.warranty_end,
-        "history": history(session, unit),
+        "warranty_end": unit.warranty_end.isoformat(),
+        "history": history,
     }
 
 

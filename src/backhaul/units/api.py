@@ -8,10 +8,11 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.errors import ValidationFailed
-from backhaul.kit.http import DbSession, etag
+from backhaul.kit.http import DbSession
 from backhaul.kit.schemas import Output
 from backhaul.processing import service as processing
 from backhaul.processing.schemas import UnitOut
@@ -137,8 +138,7 @@ def list_units(
 
 
 @router.get("/units/{serial}", response_model=UnitOut)
-def get_unit(serial: str, session: DbSession, actor: CurrentActor, response: Response) -> Any:
+def get_unit(serial: str, session: DbSession, actor: CurrentActor) -> Response:
     """A unit, its state, condition, version (also as ETag) and its whole history."""
-    unit = service.get_unit(session, actor, serial)
-    etag(response, unit.version)
-    return processing.unit_view(session, unit)
+    unit, steps = processing.get_unit(session, actor, serial)
+    return JSONResponse(processing.unit_view(unit, steps), headers={"ETag": f'"{unit.version}"'})

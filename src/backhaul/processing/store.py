@@ -1,0 +1,207 @@
+"""Data access for the unit write path, in SQLAlchemy Core: one query to read a unit with its
+product and site, one for its steps, and a version-checked update. This is the hot path of
+every station, so it avoids the ORM's unit of work (see docs/performance.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from backhaul.catalog.models import Brand, Product, Regulated, Site
+from backhaul.kit.auth import Actor
+from backhaul.kit.errors import Conflict
+from backhaul.processing.lifecycle import Route
+from backhaul.processing.models import SanitizationCertificate, UnitStep
+from backhaul.processing.states import State
+from backhaul.units.models import Unit
+
+
+@dataclass
+class UnitState:
+    """A unit as the write path sees it: its row, its product's handling needs, its site."""
+
+    id: int
+    serial: str
+    brand_id: int
+    brand: str
+    product_id: int
+    sku: str
+    regulated: Regulated
+    state: State
+    route: Route | None
+    site_id: int | None
+    site: str | None
+    version: int
+    condition: str | None
+    may_sell_as_new: bool | None
+    ever_activated: bool
+    hazard: str | None
+    firmware_version: str | None
+    step_count: int
+    warranty_end: date
+    sold_at: datetime
+    region: str
+    order_ref: str
+    channel: str
+    price: Decimal
+    currency: str
+    import_batch_id: int | None
+
+    @property
+    def air_shipment_blocked(self) -> bool:
+        """A unit with a battery hazard must not fly (invariant 9)."""
+        return self.hazard is not None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One recorded step, as the history shows it."""
+
+    seq: int
+    step: str
+    outcome: str
+    from_position: str
+    to_position: str
+    actor: str
+    site: str | None
+    at: datetime
+    evidence: dict[str, Any]
+    override_reason: str | None
+
+
+# Columns written back by save(); the rest of UnitState is read-only here.
+MUTABLE = (
+    "state",
+    "route",
+    "site_id",
+    "condition",
+    "may_sell_as_new",
+    "ever_activated",
+    "hazard",
+    "firmware_version",
+    "step_count",
+)
+
+# Statements are built once: constructing SQLAlchemy statements per call costs more than
+# running them on this path. Scope filters use expanding IN parameters.
+_UNITS = cast(Table, Unit.__table__)
+_STEPS = cast(Table, UnitStep.__table__)
+_UNIT_COLUMNS = [
+    Unit.id,
+    Unit.serial,
+    Unit.brand_id,
+    Brand.code.label("brand"),
+    Unit.product_id,
+    Product.sku,
+    Product.regulated,
+    Unit.state,
+    Unit.route,
+    Unit.site_id,
+    Site.code.label("site"),
+    Unit.version,
+    Unit.condition,
+    Unit.may_sell_as_new,
+    Unit.ever_activated,
+    Unit.hazard,
+    Unit.firmware_version,
+    Unit.step_count,
+    Unit.warranty_end,
+    Unit.sold_at,
+    Unit.region,
+    Unit.order_ref,
+    Unit.channel,
+    Unit.price,
+    Unit.currency,
+    Unit.import_batch_id,
+]
+_UNIT_FIELDS = [f.name for f in fields(UnitState)]
+_SELECT_UNIT = (
+    select(*_UNIT_COLUMNS)
+    .join(Product, Product.id == Unit.product_id)
+    .join(Brand, Brand.id == Product.brand_id)
+    .outerjoin(Site, Site.id == Unit.site_id)
+    .where(Unit.serial == bindparam("serial"))
+)
+_BY_BRAND = Unit.brand_id.in_(bindparam("brand_ids", expanding=True))
+_BY_SITE = Unit.site_id.in_(bindparam("site_ids", expanding=True))
+_SELECT_UNIT_SCOPED = {
+    (False, False): _SELECT_UNIT,
+    (True, False): _SELECT_UNIT.where(_BY_BRAND),
+    (False, True): _SELECT_UNIT.where(_BY_SITE),
+    (True, True): _SELECT_UNIT.where(_BY_BRAND, _BY_SITE),
+}
+_SELECT_STEPS = (
+    select(
+        _STEPS.c.seq,
+        _STEPS.c.step,
+        _STEPS.c.outcome,
+        _STEPS.c.from_position,
+        _STEPS.c.to_position,
+        _STEPS.c.actor_name,
+        Site.code,
+        _STEPS.c.at,
+        _STEPS.c.evidence,
+        _STEPS.c.override_reason,
+    )
+    .outerjoin(Site, Site.id == _STEPS.c.site_id)
+    .where(_STEPS.c.unit_id == bindparam("unit_id"))
+    .order_by(_STEPS.c.seq)
+)
+_UPDATE_UNIT = (
+    update(_UNITS)
+    .where(_UNITS.c.id == bindparam("b_id"), _UNITS.c.version == bindparam("b_version"))
+    .values({name: bindparam(name) for name in (*MUTABLE, "version", "updated_at")})
+)
+_INSERT_STEP = insert(_STEPS).returning(_STEPS.c.id)
+_INSERT_CERTIFICATE = insert(cast(Table, SanitizationCertificate.__table__))
+
+
+def load_unit(
+    session: Session, actor: Actor, serial: str, *, by_site: bool = True
+) -> UnitState | None:
+    """The unit with this (normalised) serial inside the actor's scope, or None."""
+    by_brand = actor.brand_ids is not None
+    by_site = by_site and actor.site_ids is not None
+    params: dict[str, Any] = {"serial": serial}
+    if by_brand:
+        params["brand_ids"] = sorted(actor.brand_ids or ())
+    if by_site:
+        params["site_ids"] = sorted(actor.site_ids or ())
+    row = session.connection().execute(_SELECT_UNIT_SCOPED[by_brand, by_site], params).first()
+    return None if row is None else UnitState(**dict(zip(_UNIT_FIELDS, row, strict=True)))
+
+
+def load_steps(session: Session, unit_id: int) -> list[StepRow]:
+    """The unit's steps in order, with the site's code."""
+    rows = session.connection().execute(_SELECT_STEPS, {"unit_id": unit_id})
+    return [StepRow(*row) for row in rows]
+
+
+def save(session: Session, unit: UnitState, expected_version: int, now: datetime) -> None:
+    """Write the unit's changed fields if nobody changed it since we read it, else 409."""
+    params = {name: getattr(unit, name) for name in MUTABLE}
+    params.update(
+        b_id=unit.id, b_version=expected_version, version=expected_version + 1, updated_at=now
+    )
+    result = session.connection().execute(_UPDATE_UNIT, params)
+    if result.rowcount != 1:
+        raise Conflict(
+            f"unit {unit.serial} was changed by someone else at the same time; "
+            "reload it and try again"
+        )
+    unit.version = expected_version + 1
+
+
+def add_step(session: Session, values: dict[str, Any]) -> int:
+    """Insert a step record; returns its id."""
+    return int(session.connection().execute(_INSERT_STEP, values).scalar_one())
+
+
+def add_certificate(session: Session, values: dict[str, Any]) -> None:
+    """Insert a signed certificate of sanitization."""
+    session.connection().execute(_INSERT_CERTIFICATE, values)
