@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from backhaul.catalog.models import Product, Site
@@ -17,8 +18,6 @@ from backhaul.db import utcnow
 from backhaul.kit import exception_queue
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
-from backhaul.kit.errors import NotFound
-from backhaul.kit.signing import canonical_json
 from backhaul.kit.visibility import visible
 from backhaul.processing.states import State
 from backhaul.units.models import ImportBatch, Unit
@@ -82,6 +81,7 @@ def import_units(
     )
     session.add(batch)
     session.flush()
+    writer = _UnitWriter(session, batch.id)
     row_number = 0
     for chunk in _chunks(rows, CHUNK):
         checked: list[SoldUnit] = []
@@ -94,9 +94,10 @@ def import_units(
                 checked.append(outcome)
         fresh = _drop_duplicates(session, summary, checked, raw_rows=chunk, source=source)
         if fresh:
-            session.execute(insert(Unit), [_unit_values(unit, batch.id) for unit in fresh])
-            for unit in fresh:
-                digest.update(canonical_json([unit.serial, unit.order_ref, unit.sku]))
+            writer.insert(fresh)
+            # The same bytes as canonical_json([serial, order_ref, sku]) row by row.
+            encode = _CANONICAL.encode
+            digest.update("".join([encode([u.serial, u.order_ref, u.sku]) for u in fresh]).encode())
             summary.added += len(fresh)
         if progress:
             progress(len(chunk))
@@ -188,37 +189,118 @@ def _drop_duplicates(
     return list(fresh.values())
 
 
-def _unit_values(unit: SoldUnit, batch_id: int) -> dict[str, Any]:
-    return {
-        "serial": unit.serial,
-        "brand_id": unit.brand_id,
-        "product_id": unit.product_id,
-        "state": State.in_field,
-        "site_id": None,
-        "version": 1,
-        "order_ref": unit.order_ref,
-        "customer_email": unit.customer_email,
-        "sold_at": unit.sold_at,
-        "region": unit.region,
-        "channel": unit.channel,
-        "price": unit.price,
-        "currency": unit.currency,
-        "warranty_end": unit.warranty_end,
-        "import_batch_id": batch_id,
-        "ever_activated": False,
-        "step_count": 0,
-    }
+# canonical_json's settings, in one encoder made once (json.dumps makes one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_UNIT_COLUMNS = (
+    "serial",
+    "brand_id",
+    "product_id",
+    "state",
+    "site_id",
+    "version",
+    "order_ref",
+    "customer_email",
+    "sold_at",
+    "region",
+    "channel",
+    "price",
+    "currency",
+    "warranty_end",
+    "import_batch_id",
+    "ever_activated",
+    "step_count",
+)
 
 
-def get_unit(session: Session, actor: Actor, serial: str) -> Unit:
-    """One unit by serial, or NotFound when unknown or outside the actor's scope."""
-    actor.require("units.read")
-    unit = session.scalars(
-        visible(actor, select(Unit), Unit).where(Unit.serial == normalise_serial(serial))
-    ).first()
-    if unit is None:
-        raise NotFound(f"no unit with serial '{serial}'")
-    return unit
+class _UnitWriter:
+    """Inserts sold units, one executemany per chunk, in the session's transaction.
+
+    The statement is compiled once for the database's dialect and each value goes through the
+    column type's own bind processor, so the rows stored are exactly those an ORM or Core
+    INSERT stores; what is skipped is the per-row, per-column bookkeeping of those layers,
+    which cost four times the database's own work (the import benchmark has the figures).
+    """
+
+    def __init__(self, session: Session, batch_id: int) -> None:
+        self.connection = session.connection()
+        dialect = self.connection.dialect
+        table = cast(Table, Unit.__table__)
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(_UNIT_COLUMNS))
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or ()) if compiled.positional else None
+
+        def processor(name: str) -> Callable[[Any], Any]:
+            type_ = table.c[name].type
+            process = type_.dialect_impl(dialect).bind_processor(dialect)
+            return process or (lambda value: value)
+
+        self.sold_at, self.price, self.warranty_end = (
+            processor(name) for name in ("sold_at", "price", "warranty_end")
+        )
+        constants = {
+            "state": State.in_field,
+            "site_id": None,
+            "version": 1,
+            "import_batch_id": batch_id,
+            "ever_activated": False,
+            "step_count": 0,
+        }
+        self.constants = {name: processor(name)(value) for name, value in constants.items()}
+
+    def _values(self, unit: SoldUnit) -> dict[str, Any]:
+        return {
+            "serial": unit.serial,
+            "brand_id": unit.brand_id,
+            "product_id": unit.product_id,
+            "order_ref": unit.order_ref,
+            "customer_email": unit.customer_email,
+            "sold_at": self.sold_at(unit.sold_at),
+            "region": unit.region,
+            "channel": unit.channel,
+            "price": self.price(unit.price),
+            "currency": unit.currency,
+            "warranty_end": self.warranty_end(unit.warranty_end),
+        } | self.constants
+
+    def insert(self, units: list[SoldUnit]) -> None:
+        if self.order != list(_UNIT_COLUMNS):  # named parameters (psycopg), or another order
+            rows = [self._values(unit) for unit in units]
+            order = self.order
+            params: list[Any] = (
+                rows if order is None else [tuple([r[name] for name in order]) for r in rows]
+            )
+            self.connection.exec_driver_sql(self.sql, params)
+            return
+        # sqlite3: positional, in _UNIT_COLUMNS order; tuples made directly (the hot path).
+        sold_at, price, warranty_end = self.sold_at, self.price, self.warranty_end
+        c = self.constants
+        state, site, version, batch = c["state"], c["site_id"], c["version"], c["import_batch_id"]
+        activated, steps = c["ever_activated"], c["step_count"]
+        self.connection.exec_driver_sql(
+            self.sql,
+            [
+                (
+                    u.serial,
+                    u.brand_id,
+                    u.product_id,
+                    state,
+                    site,
+                    version,
+                    u.order_ref,
+                    u.customer_email,
+                    sold_at(u.sold_at),
+                    u.region,
+                    u.channel,
+                    price(u.price),
+                    u.currency,
+                    warranty_end(u.warranty_end),
+                    batch,
+                    activated,
+                    steps,
+                )
+                for u in units
+            ],
+        )
 
 
 def list_units(
