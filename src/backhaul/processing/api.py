@@ -87,16 +87,31 @@ def _register(step: Step) -> None:
     sources = ", ".join(f"`{source}`" for source in transition.sources)
     optional_body = all(not f.is_required() for f in model.model_fields.values())
 
-    def endpoint(
-        serial: str,
-        request: Request,
-        session: DbSession,
-        actor: CurrentActor,
-        if_match: IfMatch,
-        idempotency_key: IdempotencyKey = None,
-        data: Annotated[model, Body()] = model() if optional_body else ...,  # type: ignore[valid-type]
-    ) -> JSONResponse:
-        return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
+    if optional_body:  # e.g. `disposition {}`: the body may be left out
+
+        def endpoint(
+            serial: str,
+            request: Request,
+            session: DbSession,
+            actor: CurrentActor,
+            if_match: IfMatch,
+            idempotency_key: IdempotencyKey = None,
+            data: Annotated[model, Body()] = model(),  # type: ignore[valid-type]
+        ) -> JSONResponse:
+            return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
+
+    else:
+
+        def endpoint(  # type: ignore[misc]
+            serial: str,
+            request: Request,
+            session: DbSession,
+            actor: CurrentActor,
+            if_match: IfMatch,
+            data: Annotated[model, Body()],  # type: ignore[valid-type]
+            idempotency_key: IdempotencyKey = None,
+        ) -> JSONResponse:
+            return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
 
     responses = dict(_ERRORS)
     if step is Step.receive:
