@@ -126,19 +126,21 @@ def document_problems(app: FastAPI) -> None:
                 continue
             for method, operation in operations.items():
                 parameters = {p.get("name", "").lower() for p in operation.get("parameters", [])}
-                statuses = {401, 403, 422, 503}
-                if "{" in path:
-                    statuses.add(404)
+                # 404: any operation may name an object (in its path, query or body) that does
+                # not exist or lies outside the caller's scope.
+                statuses = {401, 403, 404, 422, 503}
                 if "requestBody" in operation or method.upper() not in SAFE_METHODS:
                     statuses |= {400, 409, 413}
                 if "if-match" in parameters:
                     statuses.add(412)
                 responses = operation.setdefault("responses", {})
                 for status in sorted(statuses):
-                    responses[str(status)] = {
-                        "description": _PROBLEM_TEXT[status],
-                        "content": content,
-                    }
+                    # Keep an operation's own description (not FastAPI's stock one for 422);
+                    # the body is always problem details.
+                    entry = responses.setdefault(str(status), {})
+                    if entry.get("description") in (None, "Validation Error"):
+                        entry["description"] = _PROBLEM_TEXT[status]
+                    entry["content"] = content
         app.openapi_schema = schema
         return schema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import StringConstraints
 from sqlalchemy import select
 
@@ -74,7 +74,10 @@ def list_exceptions(
 
 @router.post("/exceptions/{item_id}/resolve", response_model=ExceptionOut)
 def resolve_exception(
-    item_id: int, data: ResolveIn, session: DbSession, actor: CurrentActor
+    item_id: Annotated[int, Path(ge=1, le=2**62)],
+    data: ResolveIn,
+    session: DbSession,
+    actor: CurrentActor,
 ) -> ExceptionOut:
     """Close an item with a note saying what was done."""
     actor.require("exceptions.resolve")

@@ -62,7 +62,10 @@ async def _rows(request: Request) -> list[Any]:
     except UnicodeDecodeError:
         raise ValidationFailed("the body is not UTF-8 text", field="body") from None
     if media == "text/csv":
-        return list(csv.DictReader(io.StringIO(text)))
+        try:
+            return list(csv.DictReader(io.StringIO(text, newline="")))
+        except csv.Error as error:
+            raise ValidationFailed(f"not valid CSV: {error}", field="body") from None
     if media != "application/json":
         raise ValidationFailed("send application/json or text/csv", field="header.Content-Type")
     try:
@@ -78,7 +81,7 @@ async def _rows(request: Request) -> list[Any]:
     "/units/import", response_model=ImportResult, openapi_extra={"requestBody": _IMPORT_BODY}
 )
 def import_units(
-    rows: Annotated[list[Any], Depends(_rows)], session: DbSession, actor: CurrentActor
+    session: DbSession, actor: CurrentActor, rows: Annotated[list[Any], Depends(_rows)]
 ) -> ImportResult:
     """Register sold units; bad rows are refused with reasons and never stop the good ones."""
     summary = service.import_units(session, actor, rows, source="api")
