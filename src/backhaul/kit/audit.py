@@ -25,11 +25,12 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backhaul.db import Base, UTCDateTime, after_commit, utcnow
 from backhaul.kit import signing
@@ -144,6 +145,27 @@ def record_hash(record: AuditRecord) -> str:
     )
 
 
+_TABLE = cast(Table, AuditRecord.__table__)
+# The latest record of a stream, in Core (built once: composing it cost as much as running it).
+_HEAD = (
+    select(_TABLE.c.seq, _TABLE.c.hash)
+    .where(_TABLE.c.stream == bindparam("stream"))
+    .order_by(_TABLE.c.seq.desc())
+    .limit(1)
+)
+_INSERT = insert(_TABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where a record went: its id and its place in its stream's chain."""
+
+    id: int
+    stream: str
+    seq: int
+    hash: str
+
+
 def write(
     session: Session,
     actor: Actor,
@@ -154,15 +176,18 @@ def write(
     after: Any = None,
     *,
     stream: str | None = None,
-) -> AuditRecord:
-    """Append one audit record to the object's chain, inside the caller's transaction."""
+) -> Appended:
+    """Append one audit record to the object's chain, inside the caller's transaction.
+
+    The record is written at once with a Core INSERT on the session's connection (the unit of
+    work's bookkeeping for an object nobody changes again cost more than the INSERT itself).
+    The caller's pending ORM changes are flushed first, as the autoflush of an ORM query did.
+    """
     stream = stream or f"{object_type}:{object_id}"
-    head = session.execute(
-        select(AuditRecord.seq, AuditRecord.hash)
-        .where(AuditRecord.stream == stream)
-        .order_by(AuditRecord.seq.desc())
-        .limit(1)
-    ).first()
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    head = connection.execute(_HEAD, {"stream": stream}).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
     fields = {
         "stream": stream,
@@ -182,18 +207,9 @@ def write(
     # Round-trip through JSON so the hashed content is exactly what the database will give back.
     fields["before"] = json.loads(json.dumps(fields["before"]))
     fields["after"] = json.loads(json.dumps(fields["after"]))
-    fields["hash"] = _hash(_record_content(**fields))
-    # A Core INSERT on the session's connection, in its transaction: the record is written now,
-    # as the flush did, without the unit of work's bookkeeping for an object nobody changes
-    # again. The head query above has already autoflushed the caller's pending changes.
-    result = session.connection().execute(_INSERT, fields)
-    (row_id,) = result.inserted_primary_key or (None,)
-    record = AuditRecord(id=row_id, **fields)
-    make_transient_to_detached(record)  # the row as written; not tracked by the session
-    return record
-
-
-_INSERT = insert(cast(Table, AuditRecord.__table__))
+    fields["hash"] = digest = _hash(_record_content(**fields))
+    (row_id,) = connection.execute(_INSERT, fields).inserted_primary_key or (0,)
+    return Appended(row_id, stream, seq, digest)
 
 
 # --- checkpoints -------------------------------------------------------------------------

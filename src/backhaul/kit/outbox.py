@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, Index, Integer, String, Table, insert, select
-from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
@@ -32,10 +33,23 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
-def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> OutboxEvent:
-    """Queue an event inside the caller's transaction; it exists only if the change commits."""
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """The queued event's row id and event id."""
+
+    id: int
+    event_id: str
+
+
+def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> Emitted:
+    """Queue an event inside the caller's transaction; it exists only if the change commits.
+
+    Written at once with a Core INSERT on the session's connection, as the flush did, without
+    the unit of work's bookkeeping for an object nobody changes in this transaction.
+    """
+    event_id = new_id()
     values = {
-        "event_id": new_id(),
+        "event_id": event_id,
         "type": event_type,
         "subject": subject,
         "payload": jsonable(payload),
@@ -43,13 +57,8 @@ def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any
         "created_at": utcnow(),
         "attempts": 0,
     }
-    # A Core INSERT in the session's transaction, written at once as a flush would be, without
-    # the unit of work's bookkeeping for an object nobody changes in this transaction.
-    result = session.connection().execute(_INSERT, values)
-    (row_id,) = result.inserted_primary_key or (None,)
-    event = OutboxEvent(id=row_id, **values)
-    make_transient_to_detached(event)  # the row as written; not tracked by the session
-    return event
+    (row_id,) = session.connection().execute(_INSERT, values).inserted_primary_key or (0,)
+    return Emitted(row_id, event_id)
 
 
 _INSERT = insert(cast(Table, OutboxEvent.__table__))

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 FIELDS = (
@@ -81,25 +82,60 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
+def _warranty_end(sold_on: date, months: int) -> date:
+    return add_months(sold_on, months)
+
+
+_MAX_PRICE = Decimal("1e10")
+_CENT = Decimal("0.01")
+
+
+@lru_cache(maxsize=4096)
+def _price(text: str) -> Decimal | str:
+    """The amount in `text` to the cent, or why it is refused (price points repeat: cached)."""
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        return "not a number"
+    if not price.is_finite() or price < 0 or price >= _MAX_PRICE:
+        return "must be a non-negative amount below 10 billion"
+    exponent = price.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        return "has more than two decimals"
+    return price.quantize(_CENT)
+
+
 def check_row(
     row_number: int, raw: Any, products: dict[str, ProductRule], now: datetime
 ) -> SoldUnit | Rejection:
-    """Normalise one sold-unit row, or say which field is wrong and why."""
+    """Normalise one sold-unit row, or say which field is wrong and why.
+
+    Runs once per imported row (a million times for a big file), so each field is turned
+    into trimmed text once and the repetitive parts (prices, warranty ends) are cached.
+    """
     if not isinstance(raw, dict):
         return Rejection(row_number, None, "row", "a row must be an object with named fields")
-    raw_serial = raw.get("serial")
-    serial = normalise_serial(raw_serial)[:64] or None if raw_serial is not None else None
+    texts: list[str] = []
+    for name in FIELDS:  # the first field that is missing or blank is the one reported
+        value = raw.get(name)
+        text = "" if value is None else (value if type(value) is str else str(value)).strip()
+        if not text:
+            raw_serial = raw.get("serial")
+            serial = normalise_serial(raw_serial)[:64] or None if raw_serial is not None else None
+            return Rejection(row_number, serial, name, f"'{name}' is required")
+        texts.append(text)
+    serial_text, sku_text, order_ref, email_text, _, region_text, channel_text, price_text, cur = (
+        texts
+    )
+    serial = serial_text.upper()
 
     def reject(field: str, reason: str) -> Rejection:
         return Rejection(row_number, serial, field, reason)
 
-    missing = [name for name in FIELDS if raw.get(name) is None or not str(raw[name]).strip()]
-    if missing:
-        return reject(missing[0], f"'{missing[0]}' is required")
-    serial = normalise_serial(raw["serial"])
     if len(serial) > 64:
         return reject("serial", "longer than 64 characters")
-    sku = str(raw["sku"]).strip().upper()
+    sku = sku_text.upper()
     product = products.get(sku)
     if product is None:
         return reject("sku", f"unknown SKU '{sku[:40]}'")
@@ -114,26 +150,19 @@ def check_row(
         return reject("sold_at", "not an ISO 8601 date or date-time")
     if sold_at > now:
         return reject("sold_at", "is in the future")
-    try:
-        price = Decimal(str(raw["price"]).strip())
-    except InvalidOperation:
-        return reject("price", "not a number")
-    if not price.is_finite() or price < 0 or price >= Decimal("1e10"):
-        return reject("price", "must be a non-negative amount below 10 billion")
-    exponent = price.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        return reject("price", "has more than two decimals")
-    currency = str(raw["currency"]).strip().upper()
+    price = _price(price_text)
+    if isinstance(price, str):
+        return reject("price", price)
+    currency = cur.upper()
     if not _CURRENCY.match(currency):
         return reject("currency", "must be a three-letter ISO 4217 code")
-    region = str(raw["region"]).strip().upper()
+    region = region_text.upper()
     if not _REGION.match(region):
         return reject("region", "must be a two- or three-letter region code")
-    email = str(raw["customer_email"]).strip().lower()
+    email = email_text.lower()
     if len(email) > 254 or not _EMAIL.match(email):
         return reject("customer_email", "not an email address")
-    order_ref = str(raw["order_ref"]).strip()
-    channel = str(raw["channel"]).strip().lower()
+    channel = channel_text.lower()
     if len(order_ref) > 64:
         return reject("order_ref", "longer than 64 characters")
     if len(channel) > 40:
@@ -146,9 +175,9 @@ def check_row(
         sold_at=sold_at,
         region=region,
         channel=channel,
-        price=price.quantize(Decimal("0.01")),
+        price=price,
         currency=currency,
-        warranty_end=add_months(sold_at.date(), product.warranty_months),
+        warranty_end=_warranty_end(sold_at.date(), product.warranty_months),
         product_id=product.product_id,
         brand_id=product.brand_id,
     )

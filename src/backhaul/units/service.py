@@ -218,7 +218,7 @@ class _UnitWriter:
     The statement is compiled once for the database's dialect and each value goes through the
     column type's own bind processor, so the rows stored are exactly those an ORM or Core
     INSERT stores; what is skipped is the per-row, per-column bookkeeping of those layers,
-    which cost four times the database's own work (the import benchmark has the figures).
+    which cost three to four times the database's own work (see docs/performance.md).
     """
 
     def __init__(self, session: Session, batch_id: int) -> None:

@@ -1,0 +1,54 @@
+"""The framework limit: a bare FastAPI endpoint that writes one step's rows with plain SQL.
+
+No authentication, no evidence model, no ORM: a JSON body in, the four rows of `rawsql`
+written in one BEGIN IMMEDIATE transaction, a small JSON answer out. Served by uvicorn with one
+worker, like Backhaul; writers are serialised by one in-process lock (as Backhaul's
+session_scope does, see shared/FIELD-NOTES.md), each threadpool thread has its own connection.
+
+    uvicorn benchmarks.bare_app:create_app --factory
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI
+
+from benchmarks import rawsql
+
+
+def _database_path() -> Path:
+    url = os.environ["BACKHAUL_DATABASE_URL"]
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def create_app() -> FastAPI:
+    path = _database_path()
+    local = threading.local()
+    write_lock = threading.Lock()
+    setup = rawsql.connect(path)
+    hub = rawsql.site_id(setup, "HUB-A")
+    setup.close()
+    app = FastAPI(title="bare step endpoint")
+
+    def connection() -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(local, "db", None)
+        if db is None:
+            db = local.db = rawsql.connect(path)
+        return db
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/units/{serial}/steps/{step}")
+    def step(serial: str, step: str, evidence: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        db = connection()
+        with write_lock:
+            return rawsql.write_step(db, serial, step, evidence, "bare", hub)
+
+    return app
