@@ -38,6 +38,15 @@ def main() -> None:
         sign_in(page, "admin")
         page.goto(f"{BASE}/catalog/products")
         page.screenshot(path=OUT / "products-admin.png", full_page=True)
+        # Planning: the cost model and the forecast, as an analyst sees them.
+        page.context.clear_cookies()
+        sign_in(page, "analyst")
+        page.goto(f"{BASE}/planning/costmodel?sku=TAB-K8")
+        page.wait_for_selector(".chart .main-svg")
+        page.screenshot(path=OUT / "planning-costmodel.png", full_page=True)
+        page.goto(f"{BASE}/planning/forecast")
+        page.wait_for_selector(".chart .main-svg")
+        page.screenshot(path=OUT / "planning-forecast.png", full_page=True)
         browser.close()
     print(f"screenshots written to {OUT}")
 

@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from backhaul import __version__
 from backhaul.accounts import api as accounts_api
 from backhaul.catalog import api as catalog_api
+from backhaul.integrations import api as integrations_api
 from backhaul.inventory import api as inventory_api
 from backhaul.kit import audit_api, queues_api
 from backhaul.kit.errors import DomainError
@@ -24,10 +25,19 @@ from backhaul.kit.http import (
     install_error_handlers,
 )
 from backhaul.kit.signing import session_secret
+from backhaul.planning import api as planning_api
 from backhaul.processing import api as processing_api
+from backhaul.returns import api as returns_api
 from backhaul.settings import get_settings
 from backhaul.units import api as units_api
-from backhaul.web import auth_pages, catalog_pages, home
+from backhaul.web import (
+    auth_pages,
+    catalog_pages,
+    home,
+    planning_pages,
+    portal_pages,
+    returns_pages,
+)
 from backhaul.web.common import LoginRequired, render
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -75,9 +85,15 @@ def create_app() -> FastAPI:
         accounts_api.router,
         audit_api.router,
         queues_api.router,
+        planning_api.router,
+        returns_api.router,
+        integrations_api.router,
         auth_pages.router,
         home.router,
         catalog_pages.router,
+        planning_pages.router,
+        portal_pages.router,
+        returns_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

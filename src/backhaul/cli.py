@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from backhaul.kit.auth import Actor, Role, cli_actor
 from backhaul.kit.errors import DomainError
+from backhaul.planning import cli as planning_cli
+from backhaul.returns import cli as returns_cli
 
 app = typer.Typer(
     help="Backhaul: returns, repair and refurbishment of connected hardware.",
@@ -50,6 +52,11 @@ for sub, name in (
     (sites_app, "sites"),
 ):
     app.add_typer(sub, name=name)
+# Planning: `costmodel`, `forecast` and `history` (backhaul/planning/cli.py).
+app.add_typer(planning_cli.app)
+# Returns: `backhaul returns ...` and `backhaul worker` (backhaul/returns/cli.py).
+app.add_typer(returns_cli.app, name="returns")
+app.command("worker")(returns_cli.worker)
 
 out = Console()
 err = Console(stderr=True)
@@ -143,6 +150,9 @@ def serve(
     checkpoint_seconds: Annotated[
         float, typer.Option(help="Sign an audit checkpoint this often (0: never)")
     ] = 60.0,
+    dispatch_seconds: Annotated[
+        float, typer.Option(help="Run the outbox dispatcher this often (0: leave it to a worker)")
+    ] = 2.0,
 ) -> None:
     """Serve the API and the pages."""
     import uvicorn
@@ -154,6 +164,12 @@ def serve(
         threading.Thread(
             target=_checkpoint_loop, args=(stop, checkpoint_seconds), daemon=True
         ).start()
+    if dispatch_seconds > 0:
+        from backhaul.integrations import notifications
+
+        dispatcher = notifications.start_thread(dispatch_seconds)
+    else:
+        dispatcher = threading.Event()
     try:
         uvicorn.run(
             "backhaul.app:create_app",
@@ -165,6 +181,7 @@ def serve(
         )
     finally:
         stop.set()
+        dispatcher.set()
 
 
 @app.command()
@@ -187,6 +204,7 @@ def demo(
             f"Demo world loaded: {report.products} products, {report.sites} sites, "
             f"{report.units:,} sold units."
         )
+        out.print(f"Planning: {report.returns_history:,} returns of history (two years).")
     table = Table("user", "role", "password", title="Demo logins")
     for username, role in report.logins:
         table.add_row(username, role, DEMO_PASSWORD)

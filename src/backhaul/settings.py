@@ -29,6 +29,23 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, description="Failed logins before the account is locked")
     login_lockout_seconds: int = Field(900, description="How long a locked account stays locked")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (behind HTTPS)")
+    # returns intake (portal, labels, carriers, notifications)
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL customers reach (links in emails, labels)"
+    )
+    smtp_url: str | None = Field(
+        None,
+        description="smtp://user:pass@host:port (smtps:// for TLS, ?starttls=1); unset: .eml files",
+    )
+    mail_dir: Path = Field(Path("./mail"), description="Where .eml files go when no SMTP is set")
+    mail_from: str = Field("Backhaul Returns <returns@backhaul.invalid>", description="From:")
+    uploads_dir: Path = Field(Path("./uploads"), description="Customer photos (damage claims)")
+    returns_config_dir: Path | None = Field(
+        None, description="Folder of return policy TOML files that replace the packaged ones"
+    )
+    easypost_webhook_secret: str | None = Field(
+        None, description="EasyPost webhook secret (X-Hmac-Signature check); unset: refused"
+    )
 
 
 @lru_cache(maxsize=1)

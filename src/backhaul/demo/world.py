@@ -226,6 +226,7 @@ class DemoReport:
     products: int = 0
     sites: int = 0
     units: int = 0
+    returns_history: int = 0  # returns in the planning history (demo/returns_history.py)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -365,4 +366,15 @@ def load_demo(
     summary = import_units(
         session, actor, sold_units(seed, units), source=f"demo seed {seed}", progress=progress
     )
-    return DemoReport(products=len(PRODUCTS), sites=len(SITES), units=summary.added, logins=logins)
+    # Planning: these units' return history, drawn from a documented truth and stored as
+    # imported weekly history for the forecast (see demo/returns_history.py).
+    from backhaul.demo.returns_history import load_returns_history
+
+    returns = load_returns_history(session, actor, seed=seed, units=units)
+    return DemoReport(
+        products=len(PRODUCTS),
+        sites=len(SITES),
+        units=summary.added,
+        returns_history=returns,
+        logins=logins,
+    )

@@ -37,6 +37,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "steps.process": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "steps.override": frozenset({Role.admin, Role.supervisor}),
     "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
+    "planning.read": frozenset({Role.admin, Role.supervisor, Role.analyst}),
+    "planning.import": frozenset({Role.admin, Role.analyst}),
+    "returns.read": frozenset({Role.admin, Role.supervisor, Role.analyst}),
+    "returns.create": frozenset({Role.admin, Role.supervisor}),
+    "returns.manage": frozenset({Role.admin, Role.supervisor}),
+    "policies.write": frozenset({Role.admin}),
 }
 
 

@@ -95,3 +95,11 @@ class TooManyAttempts(DomainError):
     status = 429
     type_slug = "too-many-attempts"
     title = "Too many attempts"
+
+
+class NotEligible(DomainError):
+    """A return request the policy refuses; `rule` and `policy_version` say which rule decided."""
+
+    status = 422
+    type_slug = "not-eligible"
+    title = "Not eligible for return"

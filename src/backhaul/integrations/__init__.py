@@ -1,0 +1,1 @@
+"""Integrations: carrier adapters and their webhooks, customer notifications, the dispatcher."""

@@ -1,0 +1,1 @@
+"""Planning: the pre-launch return cost model and the returns forecast."""

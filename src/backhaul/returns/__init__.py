@@ -1,0 +1,1 @@
+"""Returns intake: policies, eligibility, reasons, routing, RMA cases, labels and the survey."""
