@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,17 @@ def load_private_key() -> Ed25519PrivateKey:
             pass  # another process won the race; load theirs
         else:
             (directory / PUBLIC_KEY_FILE).write_bytes(public_key_pem(key.public_key()))
-    loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    stat = private_path.stat()
+    return _parse_private(str(private_path), stat.st_ino, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_private(path: str, _inode: int, _mtime_ns: int) -> Ed25519PrivateKey:
+    # Parsing the PEM costs more than a signature; the file's identity keys the cache, so a
+    # replaced key file is read again.
+    loaded = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
-        raise RuntimeError(f"{private_path} is not an Ed25519 private key")
+        raise RuntimeError(f"{path} is not an Ed25519 private key")
     return loaded
 
 
