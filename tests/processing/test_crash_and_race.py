@@ -158,7 +158,7 @@ def test_16_clients_racing_on_the_same_units(world: World, tmp_path: Path) -> No
             base_url=server.url, headers={"Authorization": f"Bearer {world.tokens['admin']}"}
         )
         histories = {s: http.get(f"/api/v1/units/{s}").json()["history"] for s in serials}
-    assert set(outcomes) <= {200, 409, 412}, dict(outcomes)
+    assert set(outcomes) <= {200, 409, 412}, f"{dict(outcomes)}\n{server.log_tail()}"
     assert outcomes[200] > 0
     assert outcomes[409] + outcomes[412] > 0, "the race produced no losers: not a race"
     for serial, version, step in acknowledged:
