@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from pydantic import BaseModel
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from backhaul.kit.auth import Actor, Role, cli_actor
-from backhaul.kit.errors import DomainError
+from backhaul.kit.auth import Role
+from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
 from backhaul.returns import cli as returns_cli
 
@@ -58,38 +53,9 @@ app.add_typer(planning_cli.app)
 app.add_typer(returns_cli.app, name="returns")
 app.command("worker")(returns_cli.worker)
 
-out = Console()
-err = Console(stderr=True)
-M = TypeVar("M", bound=BaseModel)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _transaction(write: bool = True) -> Iterator[tuple[Session, Actor]]:
-    """One transaction per command, acting as the operator at the shell; errors become messages."""
-    from backhaul.db import session_scope
-
-    actor = cli_actor(os.environ.get("USER") or getpass.getuser() or "cli")
-    try:
-        with session_scope(write=write) as session:
-            yield session, actor
-    except DomainError as error:
-        where = f"{error.field}: " if error.field else ""
-        _fail(f"{where}{error.detail}")
-
-
-def _parse(model: type[M], data: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-        )
-        _fail(problems)
+_fail = fail
+_transaction = transaction
+_parse = parse
 
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:
@@ -100,19 +66,6 @@ def _pairs(assignments: list[str]) -> dict[str, Any]:
             _fail(f"--set takes FIELD=VALUE, got '{item}'")
         values[name.strip()] = json.loads(value) if value.startswith("[") else value
     return values
-
-
-def progress_bar(description: str, total: int | None) -> Progress:
-    """The progress bar every long command shows."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal and total is None,
-    )
 
 
 # --- serve and db ------------------------------------------------------------------------
@@ -192,7 +145,7 @@ def demo(
     """Load the demo world (idempotent): a brand, products, hubs, users and sold units."""
     from backhaul.demo.world import DEMO_PASSWORD, load_demo
 
-    with _transaction() as (session, actor), progress_bar("sold units", units) as bar:
+    with _transaction() as (session, actor), progress_bar(units) as bar:
         task = bar.add_task("sold units", total=units)
         report = load_demo(
             session, actor, seed=seed, units=units, progress=lambda n: bar.advance(task, n)
@@ -341,7 +294,7 @@ def audit_verify() -> None:
 
     with _transaction(write=False) as (session, _actor):
         total = audit.count_records(session)
-        with progress_bar("verifying", total) as bar:
+        with progress_bar(total) as bar:
             task = bar.add_task("verifying audit records", total=total)
             report = audit.verify(session, progress=lambda n: bar.advance(task, n))
     if report.finding is not None:
@@ -607,7 +560,7 @@ def units_import(
     from backhaul.units.service import import_units
 
     rows, total = _read_rows(file)
-    with _transaction() as (session, actor), progress_bar("importing", total) as bar:
+    with _transaction() as (session, actor), progress_bar(total) as bar:
         task = bar.add_task(f"importing {file.name}", total=total)
         summary = import_units(
             session, actor, rows, source=str(file), progress=lambda n: bar.advance(task, n)

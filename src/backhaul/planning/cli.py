@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import csv
-import getpass
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from backhaul.kit.auth import Actor, cli_actor
-from backhaul.kit.errors import DomainError, ValidationFailed
+from backhaul.kit.cli import err, fail, out, progress_bar, transaction
+from backhaul.kit.errors import ValidationFailed
 
 app = typer.Typer(pretty_exceptions_enable=False)
 history_app = typer.Typer(
@@ -28,39 +21,9 @@ history_app = typer.Typer(
 )
 app.add_typer(history_app, name="history")
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
 
 def _today() -> date:
     return datetime.now(UTC).date()
-
-
-@contextmanager
-def _transaction(write: bool = False) -> Iterator[tuple[Session, Actor]]:
-    from backhaul.db import session_scope
-
-    actor = cli_actor(os.environ.get("USER") or getpass.getuser() or "cli")
-    try:
-        with session_scope(write=write) as session:
-            yield session, actor
-    except DomainError as error:
-        _fail(f"{error.field + ': ' if error.field else ''}{error.detail}")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    )
 
 
 def _money(value: float | None, currency: str = "") -> str:
@@ -105,16 +68,16 @@ def costmodel(
     from backhaul.planning.scenario import load_scenario_text
 
     if not scenario.is_file():
-        _fail(f"{scenario}: no such file")
+        fail(f"{scenario}: no such file")
     try:
         parsed = load_scenario_text(scenario.read_text(encoding="utf-8"))
     except ValidationFailed as error:
-        _fail(f"{scenario} is not a valid scenario:\n{_problems(error)}")
+        fail(f"{scenario} is not a valid scenario:\n{_problems(error)}")
     calibration_rows: list[dict[str, Any]] = []
     if calibrate:
         from backhaul.planning import service
 
-        with _transaction() as (session, actor):
+        with transaction(write=False) as (session, actor):
             parsed, rows = service.calibrate(
                 session, actor, parsed, today=_today(), region=region.upper() if region else None
             )
@@ -225,13 +188,13 @@ def _read_csv(path: Path, today: date) -> Any:
     from backhaul.planning import series
 
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip().lower() for c in reader.fieldnames or []]
         missing = [c for c in series.COLUMNS if c not in columns]
         if missing:
-            _fail(
+            fail(
                 f"{path}: missing column(s) {', '.join(missing)} (need {', '.join(series.COLUMNS)})"
             )
         reader.fieldnames = columns
@@ -250,7 +213,7 @@ def _hubs_from_database() -> dict[str, str]:
     try:
         from backhaul.planning import service
 
-        with _transaction() as (session, actor):
+        with transaction(write=False) as (session, actor):
             return service.hubs_by_region(session, actor)
     except Exception:  # no database to ask: hubs are named after regions
         return {}
@@ -261,7 +224,7 @@ def _parse_hubs(text: str) -> dict[str, str]:
     for pair in text.split(","):
         region, sep, hub = pair.partition("=")
         if not sep or not region.strip() or not hub.strip():
-            _fail(f"--hubs takes REGION=HUB pairs, e.g. US=HUB-US,EU=HUB-EU; got '{pair}'")
+            fail(f"--hubs takes REGION=HUB pairs, e.g. US=HUB-US,EU=HUB-EU; got '{pair}'")
         hubs[region.strip().upper()] = hub.strip().upper()
     return hubs
 
@@ -273,13 +236,13 @@ def _load_standards(directory: Path | None) -> dict[str, Any]:
     if directory is None:
         return {}
     if not directory.is_dir():
-        _fail(f"{directory}: not a directory of scenario files")
+        fail(f"{directory}: not a directory of scenario files")
     standards = {}
     for path in sorted(directory.glob("*.toml")):
         try:
             scenario = load_scenario_text(path.read_text(encoding="utf-8"))
         except ValidationFailed as error:
-            _fail(f"{path} is not a valid scenario:\n{_problems(error)}")
+            fail(f"{path} is not a valid scenario:\n{_problems(error)}")
         standards[scenario.product.sku] = Standards.of(scenario)
     return standards
 
@@ -322,14 +285,14 @@ def forecast(
     try:
         grouping = series.parse_by(by)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     jobs = jobs or forecasting.default_jobs()
     standards = _load_standards(scenarios)
     sources: dict[str, int] = {}
     if returns is None:
         if sales is not None:
-            _fail("--sales needs --returns (without files, both come from the database)")
-        with _transaction() as (session, actor):
+            fail("--sales needs --returns (without files, both come from the database)")
+        with transaction(write=False) as (session, actor):
             found = service.history(session, actor)
             hub_codes = _parse_hubs(hubs) if hubs else service.hubs_by_region(session, actor)
             if not standards:
@@ -350,11 +313,11 @@ def forecast(
     hub_of = workload.hub_map(regions, hub_codes)
     built = service.panels(sales_rows, return_rows, grouping, today, hub_of)
     if built is None:
-        _fail("no returns to forecast from")
+        fail("no returns to forecast from")
     panel, sales_panel = built
     for name, quantity in sources.items():
         out.print(f"{name}: {quantity:,}")
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("backtesting and forecasting", total=len(panel.series))
         result = forecasting.run(
             panel,
@@ -532,12 +495,12 @@ def history_import(
     from backhaul.planning.models import HistoryKind
 
     if kind not in ("sales", "returns"):
-        _fail("--kind is sales or returns")
+        fail("--kind is sales or returns")
     if not file.is_file():
-        _fail(f"{file}: no such file")
+        fail(f"{file}: no such file")
     with file.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    with _transaction(write=True) as (session, actor), _progress() as bar:
+    with transaction(write=True) as (session, actor), progress_bar() as bar:
         task = bar.add_task(f"importing {file.name}", total=None)
         summary = service.import_history(
             session,

@@ -3,44 +3,18 @@ and `backhaul worker` (the outbox dispatcher, standalone)."""
 
 from __future__ import annotations
 
-import getpass
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from backhaul.kit.auth import Actor, cli_actor
-from backhaul.kit.errors import DomainError
+from backhaul.kit.cli import err, fail, out, transaction
 
 app = typer.Typer(help="Return cases, policies and reason codes.", no_args_is_help=True)
 policies_app = typer.Typer(help="Return policies per region (TOML).", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _transaction(write: bool = True) -> Iterator[tuple[Session, Actor]]:
-    from backhaul.db import session_scope
-
-    actor = cli_actor(os.environ.get("USER") or getpass.getuser() or "cli")
-    try:
-        with session_scope(write=write) as session:
-            yield session, actor
-    except DomainError as error:
-        _fail(f"{error.field + ': ' if error.field else ''}{error.detail}")
 
 
 @app.command("cases")
@@ -58,7 +32,7 @@ def cases(
     filters = service.Filters(
         status=status, region=region, site=site, breached=True if breached else None, limit=limit
     )
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         now = utcnow()
         table = Table("rma", "status", "serial", "sku", "region", "reason", "to", "breached")
         for case in service.list_cases(session, actor, filters):
@@ -83,7 +57,7 @@ def show(rma: Annotated[str, typer.Argument(help="The RMA number")]) -> None:
     from backhaul.kit.jsonable import jsonable
     from backhaul.returns import service
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         view = service.case_view(session, service.get_case(session, actor, rma))
     out.print_json(json.dumps(jsonable(view)))
 
@@ -96,7 +70,7 @@ def resolve(
     """Resolve a received case; the customer gets the outcome and the survey by email."""
     from backhaul.returns import service
 
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         service.resolve_case(session, actor, service.get_case(session, actor, rma), outcome)
     out.print(f"{rma.upper()} resolved")
 
@@ -109,7 +83,7 @@ def cancel(
     """Cancel a case that has not shipped."""
     from backhaul.returns import service
 
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         service.cancel_case(session, actor, service.get_case(session, actor, rma), reason)
     out.print(f"{rma.upper()} cancelled")
 
@@ -139,11 +113,11 @@ def policies_check(file: Annotated[Path, typer.Argument(help="A policy TOML file
     from backhaul.returns.config import ConfigError
 
     if not file.is_file():
-        _fail(f"{file}: no such file")
+        fail(f"{file}: no such file")
     try:
         parsed = policy.parse(file.read_text(encoding="utf-8"), str(file))
     except ConfigError as error:
-        _fail(error.detail)
+        fail(error.detail)
     out.print(
         f"{file}: policy {parsed.policy_version} is valid ({parsed.return_window_days}-day "
         f"window, {parsed.legal_warranty_months}-month legal warranty)"
@@ -156,8 +130,8 @@ def policies_publish(file: Annotated[Path, typer.Argument(help="A policy TOML fi
     from backhaul.returns import service
 
     if not file.is_file():
-        _fail(f"{file}: no such file")
-    with _transaction() as (session, actor):
+        fail(f"{file}: no such file")
+    with transaction() as (session, actor):
         published = service.publish_policy(
             session, actor, file.read_text(encoding="utf-8"), source=str(file)
         )
@@ -169,7 +143,7 @@ def policies_list() -> None:
     """The policy in force for each region."""
     from backhaul.returns import service
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         table = Table("region", "version", "window", "legal warranty", "fee", "source")
         for item in service.list_policies(session, actor):
             rules = item.policy
