@@ -21,7 +21,9 @@ from backhaul.returns.models import TrackingEvent
 from backhaul.settings import get_settings
 from tests.returns.conftest import ReturnsWorld
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "carriers"
+# A copy of ../shared/reference/carriers (EasyPost's MIT-licensed example fixture), kept in the
+# repository so that a clean checkout can run it.
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
 FIXTURE = (REFERENCE / "easypost-tracker-updated.json").read_bytes().rstrip(b"\n")
 SECRET = "sécret"
 SIGNATURE = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db"
