@@ -32,9 +32,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test-sqlite: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 test-postgres: $(STAMP)
+	scripts/ensure-chromium
 	scripts/with-postgres $(BIN)/pytest
 
 test: lint typecheck test-sqlite test-postgres
