@@ -27,16 +27,19 @@ from backhaul.kit.http import (
 from backhaul.kit.signing import session_secret
 from backhaul.planning import api as planning_api
 from backhaul.processing import api as processing_api
+from backhaul.processing import stations_api
 from backhaul.returns import api as returns_api
 from backhaul.settings import get_settings
 from backhaul.units import api as units_api
 from backhaul.web import (
     auth_pages,
     catalog_pages,
+    console_pages,
     home,
     planning_pages,
     portal_pages,
     returns_pages,
+    station_pages,
 )
 from backhaul.web.common import LoginRequired, render
 
@@ -81,6 +84,7 @@ def create_app() -> FastAPI:
         catalog_api.router,
         units_api.router,
         processing_api.router,
+        stations_api.router,
         inventory_api.router,
         accounts_api.router,
         audit_api.router,
@@ -94,6 +98,8 @@ def create_app() -> FastAPI:
         planning_pages.router,
         portal_pages.router,
         returns_pages.router,
+        station_pages.router,
+        console_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -14,9 +14,11 @@ import typer
 from pydantic import BaseModel
 from rich.table import Table
 
+from backhaul.devices import cli as station_cli
 from backhaul.kit.auth import Role
 from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
+from backhaul.processing import certificates_cli
 from backhaul.returns import cli as returns_cli
 
 app = typer.Typer(
@@ -52,6 +54,10 @@ app.add_typer(planning_cli.app)
 # Returns: `backhaul returns ...` and `backhaul worker` (backhaul/returns/cli.py).
 app.add_typer(returns_cli.app, name="returns")
 app.command("worker")(returns_cli.worker)
+# Certificates of sanitization: `backhaul certificates verify` (processing/certificates_cli.py).
+app.add_typer(certificates_cli.app, name="certificates")
+# The station agent: `backhaul station run` (devices/cli.py).
+app.add_typer(station_cli.app, name="station")
 
 _fail = fail
 _transaction = transaction

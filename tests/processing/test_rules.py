@@ -7,10 +7,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backhaul.processing import chain, disposition, grading, testing
+from backhaul.processing import chain, grading, testing
 from backhaul.processing.chain import StepFact
 from backhaul.processing.grading import Cosmetic, Functional
-from backhaul.processing.lifecycle import Route
 
 PLAN = [
     {"id": "v", "unit": "V", "min": 4.75, "max": 5.25, "required": True},
@@ -119,31 +118,4 @@ def test_refurbished_is_never_graded_as_new(
         assert result.condition_sku == f"SPK-100-RF-{cosmetic.value}"
 
 
-facts = st.builds(
-    disposition.DispositionFacts,
-    state=st.sampled_from(["graded", "test_failed", "firmware_failed", "quarantined", "sanitized"]),
-    inspection_passed=st.sampled_from([None, True, False]),
-    wiped=st.booleans(),
-    cosmetic=st.sampled_from([None, "A", "B", "C", "D"]),
-    functional=st.sampled_from([None, "pass", "fail"]),
-    in_warranty=st.booleans(),
-)
-
-
-@given(facts)
-def test_every_decision_is_a_legal_route_citing_its_rule(f: disposition.DispositionFacts) -> None:
-    decision = disposition.decide(f)
-    assert decision.route in set(Route)
-    assert decision.rule.startswith(f"{disposition.RULESET_VERSION}/")
-    assert decision.reason
-    if not f.wiped:  # invariant 2: nothing un-wiped is handed to anyone
-        assert decision.route is Route.quarantine
-
-
-def test_the_plain_rules() -> None:
-    base = disposition.DispositionFacts("graded", True, True, "C", "pass", True)
-    assert disposition.decide(base).route is Route.restock
-    worn = disposition.DispositionFacts("graded", True, True, "D", "pass", False)
-    assert disposition.decide(worn).route is Route.harvest
-    failed = disposition.DispositionFacts("test_failed", True, True, None, None, True)
-    assert disposition.decide(failed).route is Route.repair
+# The disposition engine is tested in tests/processing/test_disposition.py.

@@ -24,7 +24,7 @@ def test_a_unit_goes_from_import_to_available_and_into_stock(world: World) -> No
     decided = world.step("tech_a", serial, "disposition", {})
     assert decided.status_code == 200, decided.text
     assert decided.json()["decision"]["route"] == "restock"
-    assert decided.json()["decision"]["rule"] == "plain-1/R1"
+    assert decided.json()["decision"]["rule"] == "disposition-2026.1/E1"
     assert decided.json()["state"] == "dispositioned"
     packed = world.step("tech_a", serial, "repackage", {})
     assert packed.status_code == 200, packed.text

@@ -7,13 +7,13 @@ FastAPI must see each one's real evidence model.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from backhaul.accounts.deps import CurrentActor
-from backhaul.kit import idempotency
+from backhaul.kit import idempotency, signing
 from backhaul.kit.http import PROBLEM, DbSession, IfMatch
-from backhaul.processing import lifecycle, service
+from backhaul.processing import certificates, lifecycle, service
 from backhaul.processing.lifecycle import Step
 from backhaul.processing.schemas import QueuedOut, StepResult
 
@@ -140,7 +140,7 @@ class CertificateOut(BaseModel):
 
     certificate: dict[str, Any]
     signature: str
-    algorithm: str = "Ed25519 over the canonical JSON of `certificate`"
+    algorithm: str = certificates.ALGORITHM
 
 
 @router.get("/units/{serial}/certificate", response_model=CertificateOut, tags=["units"])
@@ -148,3 +148,32 @@ def certificate(serial: str, session: DbSession, actor: CurrentActor) -> Certifi
     """The unit's newest certificate of sanitization (signed JSON)."""
     found = service.latest_certificate(session, actor, serial)
     return CertificateOut(certificate=found.content, signature=found.signature)
+
+
+@router.get(
+    "/units/{serial}/certificate.pdf",
+    tags=["units"],
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def certificate_pdf(serial: str, session: DbSession, actor: CurrentActor) -> Response:
+    """The unit's newest certificate of sanitization as a PDF (with its signature)."""
+    found = service.latest_certificate(session, actor, serial)
+    pdf = certificates.render_pdf(found.content, found.signature, signing.public_key_pem())
+    name = f"certificate-{found.content.get('serial', serial)}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/keys/certificates",
+    tags=["keys"],
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def certificates_public_key() -> Response:
+    """The public key (PEM) that checks every certificate of sanitization, offline."""
+    return Response(signing.public_key_pem(), media_type="application/x-pem-file")

@@ -6,12 +6,13 @@ import enum
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from backhaul.accounts.schemas import Username
 from backhaul.catalog.schemas import Scalar, Sha256, SiteCode, Sku, TestId, Version
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output, ToUpper
+from backhaul.processing import faults
 from backhaul.processing.grading import Cosmetic, Functional
 from backhaul.processing.lifecycle import Route
 
@@ -21,6 +22,7 @@ FaultCode = Annotated[
         pattern=r"^[A-Z0-9]{2,12}(\.[A-Z0-9]{2,12}){0,4}$", strip_whitespace=True, to_upper=True
     ),
     ToUpper,
+    AfterValidator(faults.known),
 ]
 Notes = Annotated[str, StringConstraints(max_length=2000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -118,6 +120,14 @@ class SanitizeIn(Input):
     verified_by: Username | None = Field(
         None, description="User name of the person who verified (required for regulated products)"
     )
+    technique: (
+        Literal[
+            "overwrite", "block_erase", "crypto_erase", "factory_reset", "degauss", "shred", "other"
+        ]
+        | None
+    ) = Field(None, description="NIST SP 800-88 technique (default: by method)")
+    media_type: ShortText | None = Field(None, description="Storage media, e.g. eMMC flash")
+    destination: ShortText | None = Field(None, description="Post-sanitization destination")
 
 
 class FlashIn(Input):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backhaul.accounts.models import User
 from backhaul.catalog import service as catalog
-from backhaul.catalog.models import Regulated, ReleaseStatus, Site, SiteKind
+from backhaul.catalog.models import Product, Regulated, ReleaseStatus, Site, SiteKind
 from backhaul.db import utcnow
 from backhaul.kit import exception_queue, signing
 from backhaul.kit.auth import Actor
@@ -28,7 +29,16 @@ from backhaul.kit.errors import (
 )
 from backhaul.kit.ids import current_request_id, new_id
 from backhaul.kit.jsonable import jsonable
-from backhaul.processing import chain, disposition, grading, lifecycle, store, testing
+from backhaul.processing import (
+    certificates,
+    chain,
+    disposition,
+    faults,
+    grading,
+    lifecycle,
+    store,
+    testing,
+)
 from backhaul.processing.lifecycle import HANDOFF_ROUTES, Outcome, Route, Step
 from backhaul.processing.models import SanitizationCertificate
 from backhaul.processing.schemas import (
@@ -178,6 +188,7 @@ def _receive(ctx: Context, data: ReceiveIn) -> Evaluation:
 
 
 def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
+    faults.taxonomy().check(data.fault_codes)
     evidence = data.model_dump()
     if data.battery.value != "ok":
         return Evaluation(
@@ -229,22 +240,23 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
         return Evaluation(Outcome.failed, evidence, failures=failures, changes=changes)
     certificate_id = new_id()
     evidence["certificate_id"] = certificate_id
-    certificate = {
-        "certificate_id": certificate_id,
-        "serial": ctx.unit.serial,
-        "sku": ctx.unit.sku,
-        "regulated": ctx.unit.regulated.value,
-        "method": data.method.value,
-        "tool": data.tool,
-        "verification": data.verification,
-        "verification_result": data.verification_result,
-        "account": data.account.value,
-        "performed_by": ctx.actor.username,
-        "verified_by": verifier.username if verifier else None,
-        "second_person_verified": verifier is not None,
-        "site": ctx.unit.site,
-        "issued_at": ctx.now.isoformat(timespec="seconds"),
-    }
+    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
+    performer = ctx.session.get(User, ctx.actor.user_id) if ctx.actor.user_id else None
+    certificate = certificates.build(
+        certificate_id=certificate_id,
+        serial=ctx.unit.serial,
+        product=ctx.session.get_one(Product, ctx.unit.product_id),
+        regulated=ctx.unit.regulated,
+        data=data,
+        performer=certificates.person(
+            performer, ctx.actor.display_name, ctx.actor.role.value, site
+        ),
+        performed_by=ctx.actor.username,
+        verifier=certificates.person(verifier, "", "", site) if verifier else None,
+        verified_by=verifier.username if verifier else None,
+        site_code=ctx.unit.site,
+        now=ctx.now,
+    )
     return Evaluation(Outcome.passed, evidence, changes=changes, certificate=certificate)
 
 
@@ -350,8 +362,15 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
             decision=decision,
             override_reason=data.override_reason,
         )
-    grade = chain.since_latest_receipt(ctx.steps)
-    graded = next((f for f in reversed(grade) if f.step == "grade"), None)
+    current = chain.since_latest_receipt(ctx.steps)
+    graded = next((f for f in reversed(current) if f.step == "grade"), None)
+    codes = dict.fromkeys(
+        code
+        for f in current
+        if f.step in ("inspect", "test")
+        for code in f.evidence.get("fault_codes") or ()
+    )
+    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
     facts = disposition.DispositionFacts(
         state=ctx.unit.state.value,
         inspection_passed=ctx.facts.inspection_passed,
@@ -359,10 +378,15 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
         cosmetic=graded.evidence.get("cosmetic") if graded else None,
         functional=graded.evidence.get("functional") if graded else None,
         in_warranty=ctx.unit.warranty_end >= ctx.now.date(),
+        fault_codes=tuple(codes),
+        price=ctx.unit.price,
+        channel=ctx.unit.channel,
+        labour_rate=site.labour_rate if site is not None else Decimal(0),
     )
-    decided = disposition.decide(facts)
+    policy = disposition.policy_book().resolve(ctx.unit.sku, ctx.unit.region)
+    decided = disposition.decide(facts, policy)
     _require_wiped(ctx, decided.route, f"rule {decided.rule}")
-    decision = {"route": decided.route.value, "rule": decided.rule, "reason": decided.reason}
+    decision = decided.as_dict() | {"currency": ctx.unit.currency}
     return Evaluation(Outcome.passed, dict(decision), route=decided.route, decision=decision)
 
 

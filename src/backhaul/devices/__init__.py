@@ -1,0 +1,1 @@
+"""Device side: the DeviceAdapter protocol, the simulated adapter, and the station agent."""

@@ -1,0 +1,483 @@
+"""Station pages for technicians: scan a serial, get the unit at its next step with the step's
+form and what counts as a pass, submit it through the same service as the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from backhaul.catalog import service as catalog
+from backhaul.catalog.models import SiteKind
+from backhaul.kit.auth import Actor
+from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, NotFound
+from backhaul.kit.http import DbSession
+from backhaul.processing import (
+    chain,
+    faults,
+    labels,
+    lifecycle,
+    queues,
+    service,
+    store,
+    testing,
+)
+from backhaul.processing.lifecycle import Step
+from backhaul.processing.states import State
+from backhaul.processing.store import UnitState
+from backhaul.units.registry import normalise_serial
+from backhaul.web.common import CsrfChecked, PageActor, flash, render
+
+router = APIRouter(prefix="/station", include_in_schema=False)
+# The order a technician meets the steps in; the first one allowed now is "next".
+ORDER = (
+    Step.receive,
+    Step.inspect,
+    Step.sanitize,
+    Step.flash,
+    Step.test,
+    Step.grade,
+    Step.disposition,
+    Step.repackage,
+    Step.send_to_repair,
+    Step.harvest,
+    Step.recycle,
+    Step.ship_to_customer,
+    Step.return_from_repair,
+)
+# A failed test is routed by the engine first; a retest is offered, not suggested.
+PREFER = {State.test_failed.value: Step.disposition, State.firmware_failed.value: Step.flash}
+INTAKE = frozenset({State.return_authorized, State.in_transit, State.in_repair})
+
+
+@dataclass
+class Field:
+    """One form field of a step."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text, number, select, checkbox, codes, hidden
+    options: list[tuple[str, str]] = field(default_factory=list)
+    value: Any = ""
+    help: str = ""
+    required: bool = True
+
+
+@dataclass
+class StepForm:
+    """The form of a step: its fields and what counts as a pass."""
+
+    step: Step
+    fields: list[Field]
+    passes: list[str]
+    on_fail: str = ""
+
+
+def _choices(*values: str) -> list[tuple[str, str]]:
+    return [(v, v.replace("_", " ")) for v in values]
+
+
+def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepForm:
+    """The fields a step asks for, prefilled where the system knows the answer."""
+    codes = Field(
+        "fault_codes",
+        "Fault codes",
+        "codes",
+        help="from the taxonomy, separated by spaces; NFF when no fault is found",
+        required=False,
+    )
+    if step is Step.receive:
+        hubs = catalog.list_sites(session, actor, kind=SiteKind.hub.value)
+        return StepForm(
+            step,
+            [
+                Field("site", "Site", "select", [(s.code, f"{s.code} {s.name}") for s in hubs]),
+                Field(
+                    "packaging_seen", "Packaging", "select", _choices("opened", "sealed", "damaged")
+                ),
+            ],
+            ["the serial matches the parcel; the dock time is recorded"],
+        )
+    if step is Step.inspect:
+        return StepForm(
+            step,
+            [
+                Field("outcome", "Outcome", "select", _choices("pass", "fail")),
+                Field("packaging", "Packaging", "select", _choices("opened", "sealed", "damaged")),
+                Field("accessories_complete", "Accessories complete", "checkbox", value=True),
+                Field("battery", "Battery", "select", _choices("ok", "swollen", "leaking")),
+                codes,
+                Field("notes", "Notes", required=False),
+            ],
+            [
+                "no visible damage that stops the unit working",
+                "battery flat and dry (swollen or leaking: the unit is quarantined)",
+                "sealed only when the factory seal is unbroken",
+            ],
+            "a failed inspection asks for fault codes",
+        )
+    if step is Step.sanitize:
+        return StepForm(
+            step,
+            [
+                Field(
+                    "method",
+                    "Method (NIST SP 800-88)",
+                    "select",
+                    _choices("purge", "clear", "destroy"),
+                ),
+                Field("tool", "Tool and version", value="WipeKit 4.2"),
+                Field("verification", "Verification", "select", _choices("full", "sampling")),
+                Field(
+                    "verification_result",
+                    "Verification result",
+                    "select",
+                    _choices("passed", "failed"),
+                ),
+                Field(
+                    "account",
+                    "Device-cloud account",
+                    "select",
+                    _choices("deactivated", "none_found", "still_bound"),
+                ),
+                Field("verified_by", "Verified by (second person)", required=False),
+            ],
+            ["verification passed", "the device-cloud account is deactivated or none was found"],
+        )
+    if step is Step.flash:
+        release = catalog.current_firmware(session, unit.product_id)
+        version = release.version if release else ""
+        sha = release.sha256 if release else ""
+        return StepForm(
+            step,
+            [
+                Field("release", "Release", value=version),
+                Field("image_sha256", "Image sha256", value=sha),
+                Field("readback_version", "Read-back version"),
+                Field("readback_sha256", "Read-back sha256"),
+            ],
+            [f"the device reads back version {version} with sha256 {sha[:12]}…"],
+        )
+    if step is Step.test:
+        plan = catalog.current_test_plan(session, unit.product_id)
+        tests = plan.tests if plan else []
+        fields = [Field("plan", "Plan version", "hidden", value=plan.version if plan else "")]
+        for test in tests:
+            if isinstance(test.get("equals"), bool):
+                fields.append(
+                    Field(f"m.{test['id']}", test["id"], "select", _choices("true", "false"))
+                )
+            else:
+                fields.append(
+                    Field(
+                        f"m.{test['id']}", test["id"], "number", required=test.get("required", True)
+                    )
+                )
+        fields += [Field("station", "Station", value="", required=False), codes]
+        return StepForm(
+            step, fields, [_limits(test) for test in tests], "a failed test asks for fault codes"
+        )
+    if step is Step.grade:
+        return StepForm(
+            step,
+            [
+                Field(
+                    "cosmetic",
+                    "Cosmetic grade",
+                    "select",
+                    [
+                        ("A", "A: as new, no marks at arm's length"),
+                        ("B", "B: light marks, none on the display"),
+                        ("C", "C: visible wear, nothing broken"),
+                        ("D", "D: heavy wear or a crack"),
+                    ],
+                ),
+                Field("functional", "Functional grade", "select", _choices("pass", "fail")),
+            ],
+            ["new only when sealed and never activated: computed, not chosen"],
+        )
+    if step is Step.disposition:
+        return StepForm(
+            step,
+            [],
+            ["the engine prices every legal route and picks the best; a supervisor may override"],
+        )
+    if step is Step.repackage:
+        return StepForm(
+            step,
+            [
+                Field("box", "Box", "select", _choices("refurbished", "original")),
+                Field("label_printed", "Label printed", "checkbox", value=True),
+            ],
+            ["the full chain: inspected, wiped, current firmware, tested, graded, restock"],
+        )
+    if step is Step.send_to_repair:
+        partners = queues.partner_sites(session, SiteKind.repair_partner)
+        return StepForm(
+            step,
+            [Field("partner", "Partner", "select", [(s.code, s.name) for s in partners])],
+            ["wiped before it leaves"],
+        )
+    if step is Step.harvest:
+        return StepForm(step, [Field("parts", "Parts taken (spaces between)")], ["wiped first"])
+    if step is Step.recycle:
+        recyclers = queues.partner_sites(session, SiteKind.recycler)
+        return StepForm(
+            step,
+            [
+                Field("recycler", "Recycler", "select", [(s.code, s.name) for s in recyclers]),
+                Field("weight_g", "Weight (g)", "number"),
+            ],
+            ["wiped or destroyed first"],
+        )
+    if step is Step.ship_to_customer:
+        return StepForm(
+            step,
+            [Field("carrier", "Carrier"), Field("tracking_number", "Tracking number")],
+            ["wiped; a battery hazard ships by ground only"],
+        )
+    return StepForm(step, [Field("site", "Site")], [])
+
+
+def _limits(test: dict[str, Any]) -> str:
+    unit = test.get("unit", "")
+    if test.get("equals") is not None:
+        return f"{test['id']} must be {str(test['equals']).lower()}"
+    bounds = []
+    if test.get("min") is not None:
+        bounds.append(f"≥ {test['min']} {unit}".strip())
+    if test.get("max") is not None:
+        bounds.append(f"≤ {test['max']} {unit}".strip())
+    optional = " (optional)" if test.get("required") is False else ""
+    return f"{test['id']} {' and '.join(bounds)}{optional}"
+
+
+def allowed_steps(unit: UnitState, steps: list[chain.StepFact]) -> list[Step]:
+    """The steps the lifecycle table allows now, in the technician's order."""
+    at = lifecycle.position(unit.state, unit.route)
+    passed = chain.facts(steps).inspection_passed
+    allowed = [step for step in ORDER if lifecycle.check(step, at, passed).allowed]
+    prefer = PREFER.get(at)
+    if prefer in allowed:
+        allowed.remove(prefer)
+        allowed.insert(0, prefer)
+    return allowed
+
+
+def _find(session: Session, actor: Actor, serial: str) -> UnitState:
+    unit = service.find_unit(session, actor, serial)
+    if unit is None:
+        # A unit on its way in is not at any of the actor's sites yet; receiving it is allowed.
+        incoming = service.find_unit(session, actor, serial, by_site=False)
+        if incoming is not None and incoming.state in INTAKE:
+            return incoming
+        raise NotFound(f"no unit with serial '{serial}' at your sites")
+    return unit
+
+
+def _page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    serial: str,
+    step_name: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    unit = _find(session, actor, serial)
+    history = store.load_steps(session, unit.id)
+    steps = [chain.StepFact(r.step, r.outcome, r.evidence) for r in history]
+    allowed = allowed_steps(unit, steps)
+    step = next((s for s in allowed if s.value == step_name), allowed[0] if allowed else None)
+    form = _form(session, actor, unit, step) if step is not None else None
+    if form is not None and values:
+        for item in form.fields:
+            if item.name in values:
+                item.value = values[item.name]
+    view = service.unit_view(unit, history)
+    decision = next(
+        (h["evidence"] for h in reversed(view["history"]) if h["step"] == "disposition"), None
+    )
+    return render(
+        request,
+        "station_unit.html",
+        actor,
+        status=status,
+        unit=view,
+        position=lifecycle.position(unit.state, unit.route),
+        step=step,
+        form=form,
+        allowed=allowed,
+        errors=errors or {},
+        decision=decision,
+        codes=faults.taxonomy().leaves(),
+    )
+
+
+@router.get("")
+def station(request: Request, session: DbSession, actor: PageActor, serial: str = "") -> Response:
+    """The scan field; with `serial`, the unit at its next step."""
+    actor.require("steps.process")
+    if serial.strip():
+        return RedirectResponse(
+            f"/station/units/{normalise_serial(serial.strip())[:64]}", status_code=303
+        )
+    return render(request, "station.html", actor)
+
+
+@router.get("/units/{serial}")
+def unit_page(
+    request: Request, serial: str, session: DbSession, actor: PageActor, step: str = ""
+) -> Response:
+    """The unit, its history, and the form of its next step (or of `step`, when allowed)."""
+    actor.require("steps.process")
+    try:
+        return _page(request, session, actor, serial, step or None)
+    except NotFound as error:
+        return render(request, "station.html", actor, status=404, error=error.detail, serial=serial)
+
+
+def _codes(raw: str) -> list[str]:
+    return [code for code in raw.replace(",", " ").upper().split() if code]
+
+
+def _evidence(step: Step, form: dict[str, Any], fields: list[Field]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for item in fields:
+        raw = form.get(item.name)
+        if item.kind == "checkbox":
+            data[item.name] = raw is not None
+            continue
+        text = str(raw or "").strip()
+        if item.name.startswith("m."):
+            if text:
+                data.setdefault("measurements", {})[item.name[2:]] = (
+                    text == "true" if item.kind == "select" else _number(text)
+                )
+            continue
+        if item.kind == "codes":
+            data[item.name] = _codes(text)
+        elif item.name == "parts":
+            data[item.name] = text.split()
+        elif text or item.required:
+            data[item.name] = text
+    if step is Step.test:
+        data.setdefault("measurements", {})
+    return data
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _needs_codes(session: Session, unit: UnitState, step: Step, data: dict[str, Any]) -> str | None:
+    """A step that will fail without fault codes: say why, so the technician records them."""
+    if data.get("fault_codes"):
+        return None
+    if step is Step.inspect and data.get("outcome") == "fail":
+        return "the inspection fails: record the fault codes you found"
+    if step is Step.test:
+        plan = catalog.current_test_plan(session, unit.product_id)
+        if plan is not None:
+            result = testing.evaluate(plan.tests, data.get("measurements") or {})
+            if result.failures:
+                failed = ", ".join(f.as_dict()["test"] for f in result.failures)
+                return f"the test fails ({failed}): record the fault codes from the taxonomy"
+    return None
+
+
+async def _posted(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Posted = Annotated[dict[str, str], Depends(_posted)]
+
+
+@router.post("/units/{serial}/steps/{step_name}", dependencies=[CsrfChecked])
+def submit(
+    request: Request,
+    serial: str,
+    step_name: str,
+    posted: Posted,
+    session: DbSession,
+    actor: PageActor,
+) -> Response:
+    """Record a step from its form through the step service (the API's write path)."""
+    try:
+        step = Step(step_name)
+    except ValueError:
+        raise NotFound(f"no step '{step_name}'") from None
+    return _record(request, serial, step, posted, session, actor)
+
+
+def _record(
+    request: Request,
+    serial: str,
+    step: Step,
+    form_data: dict[str, Any],
+    session: Session,
+    actor: Actor,
+) -> Response:
+    unit = _find(session, actor, serial)
+    form = _form(session, actor, unit, step)
+    data = _evidence(step, form_data, form.fields)
+    values = {k: v for k, v in form_data.items() if k != "csrf"}
+    errors: dict[str, str] = {}
+    missing_codes = _needs_codes(session, unit, step, data)
+    if missing_codes:
+        errors["fault_codes"] = missing_codes
+    else:
+        try:
+            evidence = service.STEP_INPUT[step].model_validate(data)
+            version = int(form_data.get("version") or 0) or None
+            result = service.perform_step(session, actor, serial, step, evidence, version)
+        except ValidationError as error:
+            for e in error.errors():
+                loc = [str(p) for p in e["loc"]]
+                name = (
+                    f"m.{loc[1]}"
+                    if loc[:1] == ["measurements"] and len(loc) > 1
+                    else (loc[0] if loc else "form")
+                )
+                errors.setdefault(name, str(e["msg"]).removeprefix("Value error, "))
+        except (NotAuthenticated, Forbidden):
+            raise
+        except DomainError as error:
+            errors[error.field or "form"] = error.detail
+        else:
+            assert isinstance(result, service.Performed)
+            now = lifecycle.position(result.unit.state, result.unit.route)
+            message = f"{step.value}: {result.outcome} — now {now}"
+            if result.decision:
+                message += f" ({result.decision['reason']})"
+            flash(request, message)
+            return RedirectResponse(f"/station/units/{result.unit.serial}", status_code=303)
+    return _page(request, session, actor, serial, step.value, values, errors, status=422)
+
+
+def _label_response(session: Session, actor: Actor, serial: str, kind: str) -> Response:
+    label = labels.label_for(session, actor, serial)
+    if kind == "pdf":
+        return Response(labels.render_pdf(label), media_type="application/pdf")
+    return Response(labels.render_zpl(label), media_type="application/zpl")
+
+
+@router.get("/units/{serial}/label.pdf")
+def label_pdf(serial: str, session: DbSession, actor: PageActor) -> Response:
+    """The unit's label as PDF, for the station's printer."""
+    return _label_response(session, actor, serial, "pdf")
+
+
+@router.get("/units/{serial}/label.zpl")
+def label_zpl(serial: str, session: DbSession, actor: PageActor) -> Response:
+    """The unit's label as ZPL."""
+    return _label_response(session, actor, serial, "zpl")

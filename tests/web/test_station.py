@@ -1,0 +1,212 @@
+"""Station, console and stock pages over HTTP: a technician takes a unit to stock through the
+step service, a failing test asks for fault codes and is routed by the engine, a supervisor
+overrides a route with a reason, and a technician only sees units at their own site."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.processing.conftest import GOOD, SHA_CURRENT, World, received, world  # noqa: F401
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def _version(html: str) -> str:
+    match = re.search(r'name="version" value="(\d+)"', html)
+    assert match
+    return match.group(1)
+
+
+def _browser(app: Any, make_user: Any, username: str, role: str, sites: list[str]) -> TestClient:
+    make_user(username, role, sites=sites)
+    client = TestClient(app, raise_server_exceptions=False)
+    page = client.get("/login", headers=BROWSER)
+    form = {
+        "username": username,
+        "password": "correct-horse",
+        "csrf": _csrf(page.text),
+        "next": "/",
+    }
+    assert (
+        client.post("/login", data=form, headers=BROWSER, follow_redirects=False).status_code == 303
+    )
+    return client
+
+
+def _next_step(html: str) -> str:
+    match = re.search(r'id="next-step">Next: (\w+)<', html)
+    assert match, html
+    return match.group(1)
+
+
+def _record(client: TestClient, serial: str, fields: dict[str, str]) -> Any:
+    page = client.get(f"/station/units/{serial}", headers=BROWSER)
+    step = _next_step(page.text)
+    form = {"csrf": _csrf(page.text), "version": _version(page.text)} | fields
+    return step, client.post(f"/station/units/{serial}/steps/{step}", data=form, headers=BROWSER)
+
+
+@pytest.fixture
+def tech(world: World, app: Any, make_user: Any) -> TestClient:  # noqa: F811
+    return _browser(app, make_user, "tech.web", "technician", ["HUB-A"])
+
+
+def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClient) -> None:  # noqa: F811
+    received(world, "SPK000001")
+    opened = tech.get("/station?serial=spk000001", headers=BROWSER)
+    assert opened.url.path == "/station/units/SPK000001"
+    assert _next_step(opened.text) == "inspect"
+    assert "What counts as a pass" in opened.text
+    measurements = {f"m.{k}": str(v).lower() for k, v in GOOD.items()}
+    for expected, fields in (
+        (
+            "inspect",
+            {
+                "outcome": "pass",
+                "packaging": "opened",
+                "accessories_complete": "on",
+                "battery": "ok",
+            },
+        ),
+        (
+            "sanitize",
+            {
+                "method": "purge",
+                "tool": "WipeKit 4.2",
+                "verification": "full",
+                "verification_result": "passed",
+                "account": "deactivated",
+            },
+        ),
+        (
+            "flash",
+            {
+                "release": "1.1.0",
+                "image_sha256": SHA_CURRENT,
+                "readback_version": "1.1.0",
+                "readback_sha256": SHA_CURRENT,
+            },
+        ),
+        ("test", {"plan": "1", **measurements}),
+        ("grade", {"cosmetic": "B", "functional": "pass"}),
+        ("disposition", {}),
+        ("repackage", {"box": "refurbished", "label_printed": "on"}),
+    ):
+        step, response = _record(tech, "SPK000001", fields)
+        assert step == expected
+        assert response.status_code == 200, response.text
+        assert 'role="alert"' not in response.text, response.text
+    unit = world.unit("SPK000001")
+    assert (unit["state"], unit["condition"]) == ("available", "RF-B")
+    assert [h["actor"] for h in unit["history"][-7:]] == ["tech.web"] * 7
+    assert tech.get("/station/units/SPK000001/label.pdf").content.startswith(b"%PDF")
+    stock = tech.get("/stock?condition=RF-B", headers=BROWSER)
+    assert "SPK-100-RF-B" in stock.text
+
+
+def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    received(world, "SPK000002")
+    for fields in (
+        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {
+            "method": "purge",
+            "tool": "WipeKit 4.2",
+            "verification": "full",
+            "verification_result": "passed",
+            "account": "deactivated",
+        },
+        {
+            "release": "1.1.0",
+            "image_sha256": SHA_CURRENT,
+            "readback_version": "1.1.0",
+            "readback_sha256": SHA_CURRENT,
+        },
+    ):
+        assert _record(tech, "SPK000002", fields)[1].status_code == 200
+    failing = {"plan": "1", "m.speaker_db": "71", "m.wifi_rssi": "-50", "m.mic_ok": "true"}
+    step, asked = _record(tech, "SPK000002", failing)
+    assert (step, asked.status_code) == ("test", 422)
+    assert "the test fails (speaker_db): record the fault codes" in asked.text
+    assert world.unit("SPK000002")["state"] == "firmware_validated"  # nothing recorded yet
+    _, unknown = _record(tech, "SPK000002", failing | {"fault_codes": "AUD.SPK.BOOM"})
+    assert unknown.status_code == 422 and "not a fault code" in unknown.text
+    _, failed = _record(tech, "SPK000002", failing | {"fault_codes": "aud.spk.distort"})
+    assert failed.status_code == 200
+    assert world.unit("SPK000002")["state"] == "test_failed"
+    step, routed = _record(tech, "SPK000002", {})
+    assert step == "disposition"
+    assert "repair has the highest expected net value" in routed.text
+    assert world.unit("SPK000002")["route"] == "repair"
+
+
+def test_a_technician_sees_only_their_site_and_forms_need_csrf(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    received(world, "SPK000003", site="HUB-B", role="tech_b")
+    elsewhere = tech.get("/station/units/SPK000003", headers=BROWSER)
+    assert elsewhere.status_code == 404
+    received(world, "SPK000004")
+    forged = tech.post(
+        "/station/units/SPK000004/steps/inspect",
+        data={"outcome": "pass", "packaging": "opened", "battery": "ok", "csrf": "nope"},
+        headers=BROWSER,
+    )
+    assert forged.status_code == 403
+    assert tech.get("/console", headers=BROWSER).status_code == 403
+
+
+def test_a_supervisor_overrides_a_route_with_a_written_reason(
+    world: World,  # noqa: F811
+    app: Any,
+    make_user: Any,
+) -> None:
+    supervisor = _browser(app, make_user, "sup.web", "supervisor", [])
+    received(world, "SPK000005")
+    world.step(
+        "tech_a",
+        "SPK000005",
+        "inspect",
+        {
+            "outcome": "pass",
+            "packaging": "opened",
+            "accessories_complete": True,
+            "battery": "swollen",
+        },
+    )
+    console = supervisor.get("/console", headers=BROWSER)
+    assert console.status_code == 200
+    assert "SPK000005" in console.text and "battery_swollen" in console.text
+    form = {
+        "csrf": _csrf(console.text),
+        "serial": "SPK000005",
+        "route": "recycle",
+        "reason": "short",
+    }
+    short = supervisor.post("/console/override", data=form, headers=BROWSER)
+    assert short.status_code == 422
+    unwiped = supervisor.post(
+        "/console/override", data=form | {"reason": "recycle it, it is swollen"}, headers=BROWSER
+    )
+    assert unwiped.status_code == 422 and "sanitize pass" in unwiped.text  # invariant 2
+    held = supervisor.post(
+        "/console/override",
+        data=form | {"route": "write_off", "reason": "swollen, write it off now"},
+        headers=BROWSER,
+    )
+    assert held.status_code == 200 and "overridden to write_off" in held.text
+    last = world.unit("SPK000005")["history"][-1]
+    assert (last["actor"], last["override_reason"]) == ("sup.web", "swollen, write it off now")
