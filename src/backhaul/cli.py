@@ -59,17 +59,13 @@ app.add_typer(certificates_cli.app, name="certificates")
 # The station agent: `backhaul station run` (devices/cli.py).
 app.add_typer(station_cli.app, name="station")
 
-_fail = fail
-_transaction = transaction
-_parse = parse
-
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in assignments:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            _fail(f"--set takes FIELD=VALUE, got '{item}'")
+            fail(f"--set takes FIELD=VALUE, got '{item}'")
         values[name.strip()] = json.loads(value) if value.startswith("[") else value
     return values
 
@@ -84,7 +80,7 @@ def db_upgrade() -> None:
     from backhaul.migrate import upgrade
 
     upgrade()
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         ensure_default_brand(session, actor)
     out.print("database is up to date")
 
@@ -151,7 +147,7 @@ def demo(
     """Load the demo world (idempotent): a brand, products, hubs, users and sold units."""
     from backhaul.demo.world import DEMO_PASSWORD, load_demo
 
-    with _transaction() as (session, actor), progress_bar(units) as bar:
+    with transaction() as (session, actor), progress_bar(units) as bar:
         task = bar.add_task("sold units", total=units)
         report = load_demo(
             session, actor, seed=seed, units=units, progress=lambda n: bar.advance(task, n)
@@ -210,10 +206,8 @@ def keys_create(
     from backhaul.accounts.schemas import ApiKeyIn
     from backhaul.accounts.service import create_api_key
 
-    data = _parse(
-        ApiKeyIn, {"name": name, "role": role, "sites": site or [], "brands": brand or []}
-    )
-    with _transaction() as (session, actor):
+    data = parse(ApiKeyIn, {"name": name, "role": role, "sites": site or [], "brands": brand or []})
+    with transaction() as (session, actor):
         key, token = create_api_key(session, actor, data)
     err.print(f"key {key.prefix} created with role {role.value}; keep the token safe")
     sys.stdout.write(token + "\n")
@@ -224,7 +218,7 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix")])
     """Revoke an API key for good."""
     from backhaul.accounts.service import revoke_api_key
 
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         revoke_api_key(session, actor, prefix)
     out.print(f"key {prefix} revoked")
 
@@ -253,7 +247,7 @@ def users_create(
         or os.environ.get("BACKHAUL_NEW_PASSWORD")
         or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     )
-    data = _parse(
+    data = parse(
         UserIn,
         {
             "username": username,
@@ -265,7 +259,7 @@ def users_create(
             "brands": brand or [],
         },
     )
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         user = create_user(session, actor, data)
     out.print(f"user {user.username} created with role {user.role.value}")
 
@@ -275,7 +269,7 @@ def users_list() -> None:
     """List users and key service users."""
     from backhaul.accounts.service import list_users
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         table = Table("username", "name", "role", "brands", "sites", "kind")
         for user in list_users(session, actor):
             snap = user.snapshot()
@@ -298,7 +292,7 @@ def audit_verify() -> None:
     """Check every chain and signed checkpoint; exit 1 naming the first bad record and why."""
     from backhaul.kit import audit
 
-    with _transaction(write=False) as (session, _actor):
+    with transaction(write=False) as (session, _actor):
         total = audit.count_records(session)
         with progress_bar(total) as bar:
             task = bar.add_task("verifying audit records", total=total)
@@ -322,7 +316,7 @@ def audit_checkpoint() -> None:
     """Sign a checkpoint over every audit record written since the last one."""
     from backhaul.kit import audit
 
-    with _transaction() as (session, _actor):
+    with transaction() as (session, _actor):
         cp = audit.checkpoint(session)
     if cp is None:
         out.print("nothing new to sign")
@@ -354,8 +348,8 @@ def brands_create(
     from backhaul.catalog.schemas import BrandIn
     from backhaul.catalog.service import create_brand
 
-    data = _parse(BrandIn, {"code": code, "name": name})
-    with _transaction() as (session, actor):
+    data = parse(BrandIn, {"code": code, "name": name})
+    with transaction() as (session, actor):
         create_brand(session, actor, data)
     out.print(f"brand {data.code} created")
 
@@ -366,7 +360,7 @@ def brands_list() -> None:
     from backhaul.catalog.schemas import BrandOut
     from backhaul.catalog.service import list_brands
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [BrandOut.model_validate(b) for b in list_brands(session, actor)]
     _print_rows(rows, ["code", "name"])
 
@@ -395,7 +389,7 @@ def products_create(
     from backhaul.catalog.schemas import ProductIn
     from backhaul.catalog.service import create_product
 
-    data = _parse(
+    data = parse(
         ProductIn,
         {
             "brand": brand,
@@ -413,7 +407,7 @@ def products_create(
             "warranty_months": warranty_months,
         },
     )
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         create_product(session, actor, data)
     out.print(f"product {data.sku} created")
 
@@ -427,8 +421,8 @@ def products_update(
     from backhaul.catalog.schemas import ProductPatch
     from backhaul.catalog.service import update_product
 
-    patch = _parse(ProductPatch, _pairs(assignments))
-    with _transaction() as (session, actor):
+    patch = parse(ProductPatch, _pairs(assignments))
+    with transaction() as (session, actor):
         product = update_product(session, actor, sku, patch)
         version = product.version
     out.print(f"product {sku.upper()} updated (version {version})")
@@ -442,7 +436,7 @@ def products_list(
     from backhaul.catalog.schemas import ProductOut
     from backhaul.catalog.service import list_products
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [
             ProductOut.model_validate(p) for p in list_products(session, actor, brand=brand)
         ]
@@ -464,7 +458,7 @@ def sites_create(
     from backhaul.catalog.schemas import SiteIn
     from backhaul.catalog.service import create_site
 
-    data = _parse(
+    data = parse(
         SiteIn,
         {
             "code": code,
@@ -477,7 +471,7 @@ def sites_create(
             "currency": currency,
         },
     )
-    with _transaction() as (session, actor):
+    with transaction() as (session, actor):
         create_site(session, actor, data)
     out.print(f"site {data.code} created")
 
@@ -491,8 +485,8 @@ def sites_update(
     from backhaul.catalog.schemas import SitePatch
     from backhaul.catalog.service import update_site
 
-    patch = _parse(SitePatch, _pairs(assignments))
-    with _transaction() as (session, actor):
+    patch = parse(SitePatch, _pairs(assignments))
+    with transaction() as (session, actor):
         site = update_site(session, actor, code, patch)
         version = site.version
     out.print(f"site {code.upper()} updated (version {version})")
@@ -504,7 +498,7 @@ def sites_list() -> None:
     from backhaul.catalog.schemas import SiteOut
     from backhaul.catalog.service import list_sites
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [SiteOut.model_validate(s) for s in list_sites(session, actor)]
     _print_rows(
         rows,
@@ -520,7 +514,7 @@ def _read_rows(path: Path) -> tuple[Iterator[Any], int]:
     import csv
 
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         with path.open(encoding="utf-8-sig") as handle:
@@ -549,11 +543,11 @@ def _read_rows(path: Path) -> tuple[Iterator[Any], int]:
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            _fail(f"{path}: line {error.lineno}, column {error.colno}: {error.msg}")
+            fail(f"{path}: line {error.lineno}, column {error.colno}: {error.msg}")
         if not isinstance(rows, list):
-            _fail(f"{path}: expected a JSON list of rows")
+            fail(f"{path}: expected a JSON list of rows")
         return iter(rows), len(rows)
-    _fail(f"{path}: use a .csv, .json or .jsonl file")
+    fail(f"{path}: use a .csv, .json or .jsonl file")
 
 
 @units_app.command("import")
@@ -566,7 +560,7 @@ def units_import(
     from backhaul.units.service import import_units
 
     rows, total = _read_rows(file)
-    with _transaction() as (session, actor), progress_bar(total) as bar:
+    with transaction() as (session, actor), progress_bar(total) as bar:
         task = bar.add_task(f"importing {file.name}", total=total)
         summary = import_units(
             session, actor, rows, source=str(file), progress=lambda n: bar.advance(task, n)
@@ -598,10 +592,8 @@ def firmware_add(
     from backhaul.catalog.schemas import FirmwareIn
     from backhaul.catalog.service import add_firmware
 
-    data = _parse(
-        FirmwareIn, {"version": version, "sha256": sha256, "size": size, "status": status}
-    )
-    with _transaction() as (session, actor):
+    data = parse(FirmwareIn, {"version": version, "sha256": sha256, "size": size, "status": status})
+    with transaction() as (session, actor):
         add_firmware(session, actor, sku, data)
     out.print(f"{sku.upper()} firmware {data.version} registered as {data.status.value}")
 
@@ -616,8 +608,8 @@ def firmware_set_status(
     from backhaul.catalog.schemas import FirmwarePatch
     from backhaul.catalog.service import set_firmware_status
 
-    data = _parse(FirmwarePatch, {"status": status})
-    with _transaction() as (session, actor):
+    data = parse(FirmwarePatch, {"status": status})
+    with transaction() as (session, actor):
         set_firmware_status(session, actor, sku, version, data)
     out.print(f"{sku.upper()} firmware {version} is now {data.status.value}")
 
@@ -628,7 +620,7 @@ def firmware_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> No
     from backhaul.catalog.schemas import FirmwareOut
     from backhaul.catalog.service import list_firmware
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [
             FirmwareOut.model_validate(r.snapshot()) for r in list_firmware(session, actor, sku)
         ]
@@ -647,16 +639,16 @@ def test_plans_add(
     from backhaul.catalog.service import add_test_plan
 
     if not file.is_file():
-        _fail(f"{file}: no such file")
+        fail(f"{file}: no such file")
     text = file.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
     except tomllib.TOMLDecodeError as error:
-        _fail(f"{file}: {error}")
+        fail(f"{file}: {error}")
     except json.JSONDecodeError as error:
-        _fail(f"{file}: line {error.lineno}, column {error.colno}: {error.msg}")
-    data = _parse(TestPlanIn, raw)
-    with _transaction() as (session, actor):
+        fail(f"{file}: line {error.lineno}, column {error.colno}: {error.msg}")
+    data = parse(TestPlanIn, raw)
+    with transaction() as (session, actor):
         add_test_plan(session, actor, sku, data)
     out.print(f"{sku.upper()} test plan version {data.version} published ({len(data.tests)} tests)")
 
@@ -666,7 +658,7 @@ def test_plans_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> 
     """List a product's test plan versions with their tests."""
     from backhaul.catalog.service import list_test_plans
 
-    with _transaction(write=False) as (session, actor):
+    with transaction(write=False) as (session, actor):
         plans = list_test_plans(session, actor, sku)
         table = Table("version", "test", "unit", "limits", "required")
         for plan in plans:
