@@ -58,6 +58,10 @@ class _ProductPatch(_PolicyPatch):
 class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Annotated[str, Field(min_length=1, max_length=40)]
+    base_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    fx: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Annotated[Decimal, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
     defaults: _PolicyPatch
     regions: dict[str, _PolicyPatch] = Field(default_factory=dict)
     products: dict[str, _ProductPatch] = Field(default_factory=dict)
@@ -97,6 +101,15 @@ class PolicyBook:
 
     version: str
     layers: dict[str, dict[str, Any]]
+    base_currency: str = "USD"
+    fx: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def to_base(self, amount: Decimal, currency: str) -> Decimal | None:
+        """The amount in the policy's base currency; None when the file has no rate for it."""
+        if currency == self.base_currency:
+            return amount
+        rate = self.fx.get(currency)
+        return None if rate is None else amount / rate
 
     def resolve(self, sku: str, region: str) -> Policy:
         """Defaults, then the region, the product, the product in the region: the last wins."""
@@ -138,7 +151,8 @@ def parse_policy(text: str, source: str = SOURCE) -> PolicyBook:
         layers[f"product:{sku}"] = values(product)
         for region, patch in product.regions.items():
             layers[f"{sku}/{region.upper()}"] = values(patch)
-    return PolicyBook(model.version, layers)
+    fx = {model.base_currency: Decimal(1), **model.fx}
+    return PolicyBook(model.version, layers, model.base_currency, fx)
 
 
 @cache
@@ -166,7 +180,7 @@ class DispositionFacts:
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """One legal route and its expected net value (in the unit's currency)."""
+    """One legal route and its expected net value (in the policy's base currency)."""
 
     route: Route
     expected_net_value: Decimal

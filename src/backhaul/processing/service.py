@@ -371,6 +371,17 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
         for code in f.evidence.get("fault_codes") or ()
     )
     site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
+    book = disposition.policy_book()
+    # Weigh money in one currency: the sale price and the site's labour rate, in the book's base.
+    price = book.to_base(ctx.unit.price, ctx.unit.currency)
+    labour = book.to_base(site.labour_rate, site.currency) if site is not None else Decimal(0)
+    if price is None or labour is None:
+        unknown = ctx.unit.currency if price is None else site.currency if site else "?"
+        raise IllegalTransition(
+            f"the disposition policy has no exchange rate for {unknown}: add it to its fx table "
+            "or route the unit by override",
+            missing="exchange_rate",
+        )
     facts = disposition.DispositionFacts(
         state=ctx.unit.state.value,
         inspection_passed=ctx.facts.inspection_passed,
@@ -379,14 +390,14 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
         functional=graded.evidence.get("functional") if graded else None,
         in_warranty=ctx.unit.warranty_end >= ctx.now.date(),
         fault_codes=tuple(codes),
-        price=ctx.unit.price,
+        price=price,
         channel=ctx.unit.channel,
-        labour_rate=site.labour_rate if site is not None else Decimal(0),
+        labour_rate=labour,
     )
-    policy = disposition.policy_book().resolve(ctx.unit.sku, ctx.unit.region)
+    policy = book.resolve(ctx.unit.sku, ctx.unit.region)
     decided = disposition.decide(facts, policy)
     _require_wiped(ctx, decided.route, f"rule {decided.rule}")
-    decision = decided.as_dict() | {"currency": ctx.unit.currency}
+    decision = decided.as_dict() | {"currency": book.base_currency}
     return Evaluation(Outcome.passed, dict(decision), route=decided.route, decision=decision)
 
 
