@@ -79,8 +79,14 @@ def run(scale: float = 1.0, workdir: Path | None = None, database: Path | None =
             imports.build(workdir, units)
         token = admin_token(workdir)
         step = max(1, units // HISTORY_UNITS)
-        with_history = [world.serial(n) for n in range(step // 2 + 1, units + 1, step)]
-        with_history = with_history[:HISTORY_UNITS]
+        # Units the disposition engine restocks (a dollar sale worth reselling), so that every
+        # one of them goes through all ten steps: the engine prices yen sales of 49 or free
+        # units for harvest, rightly.
+        with_history = [
+            world.serial(n)
+            for n in range(step // 2 + 1, units + 1, max(1, step // 10))
+            if world.restocked(n)
+        ][:HISTORY_UNITS]
         rng = random.Random(7)
         with server("backhaul-lookup", backhaul_server(workdir), workdir) as srv:
             with httpx.Client(base_url=srv.base_url, headers=bearer(token), timeout=60) as http:

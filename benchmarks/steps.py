@@ -99,7 +99,7 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
         path = create_database(workdir)
         token = admin_token(workdir)
         total = CLIENTS * (per_client + warm)
-        numbers = list(range(1, total + 1))
+        numbers = [n for n in range(1, 10 * total) if world.restocked(n)][:total]
         warm_serials = [
             [world.serial(n) for n in numbers[i::CLIENTS][:warm]] for i in range(CLIENTS)
         ]
@@ -109,7 +109,7 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
             console.print(f"[bold]steps[/]: setting up {total:,} units through the API")
             with httpx.Client(base_url=srv.base_url, headers=bearer(token), timeout=60) as http:
                 world.setup_catalog(http)
-                world.import_units(http, 1, total)
+                world.import_units(http, 1, numbers[-1])
                 tokens = world.technician_tokens(http, CLIENTS)
             world.intake(srv.base_url, token, [world.serial(n) for n in numbers], CLIENTS)
             run_load(srv.base_url, world.process_jobs(tokens, warm_serials))

@@ -201,3 +201,10 @@ def process_jobs(tokens: list[str], serials: list[list[str]]) -> list[list[Reque
         [step_call(token, s, step, body) for s in mine for step, body in STEPS]
         for token, mine in zip(tokens, serials, strict=True)
     ]
+
+
+def restocked(n: int) -> bool:
+    """Whether the disposition engine restocks unit n after the passing steps: a dollar sale
+    worth reselling (it rightly sends a 49-yen or free unit to harvest)."""
+    row = sold_row(n)
+    return row["currency"] == "USD" and float(row["price"]) >= 49
