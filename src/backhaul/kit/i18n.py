@@ -17,7 +17,7 @@ from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("en", "de", "fr", "es", "ja")
@@ -123,8 +123,3 @@ def format_datetime(
 def format_money(amount: Decimal | float | str, currency: str, locale: str) -> str:
     """An amount in its currency, as the locale writes it ('$129.00', '129,00 €', '￥19,350')."""
     return format_currency(Decimal(str(amount)), currency, locale=_babel_locale(locale))
-
-
-def format_number(value: Decimal | float | int, locale: str) -> str:
-    """A number with the locale's separators."""
-    return format_decimal(value, locale=_babel_locale(locale))

@@ -109,10 +109,6 @@ def _print_calibration(rows: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def _four(stats: Any) -> tuple[float, float, float, float]:
-    return stats.mean, stats.p10, stats.p50, stats.p90
-
-
 def _print_cost(result: Any) -> None:
     currency = result.currency
     stats = result.net_per_unit_sold

@@ -468,13 +468,6 @@ def run(scenario: Scenario, trials: int = 100_000, seed: int = 1) -> CostResult:
     )
 
 
-def with_rate(scenario: Scenario, rate: AnyDist) -> Scenario:
-    """The scenario with another base return rate (for sensitivity checks and tests)."""
-    return scenario.model_copy(
-        update={"returns": scenario.returns.model_copy(update={"rate": rate})}
-    )
-
-
 def fixed(value: float) -> Fixed:
     """A fixed input."""
     return Fixed(value=value)

@@ -32,7 +32,6 @@ from backhaul.processing.service import perform_step
 from backhaul.processing.states import State
 from backhaul.returns import eligibility, links, reasons, routing, sla
 from backhaul.returns import policy as policies
-from backhaul.returns.config import parse_toml
 from backhaul.returns.eligibility import Claim, Decision, UnitFacts
 from backhaul.returns.models import (
     OPEN_STATUSES,
@@ -1131,12 +1130,3 @@ def label_pdf(session: Session, case: ReturnCase) -> bytes:
             status_url=links.absolute(links.status_path(case.rma)),
         )
     )
-
-
-def toml_region(text: str) -> str | None:
-    """The region a policy file names (for messages before it is fully checked)."""
-    try:
-        region = parse_toml(text, "policy").get("region")
-    except ValidationFailed:
-        return None
-    return region if isinstance(region, str) else None
