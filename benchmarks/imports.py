@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from backhaul.units.service import UNIT_COLUMNS
 from benchmarks import rawsql, world
 from benchmarks.common import (
     Check,
@@ -31,25 +32,7 @@ from benchmarks.common import (
 UNITS = 1_000_000
 TARGET_RATE = 100_000.0
 TARGET_SHARE = 20.0
-COLUMNS = (
-    "serial",
-    "brand_id",
-    "product_id",
-    "state",
-    "site_id",
-    "version",
-    "order_ref",
-    "customer_email",
-    "sold_at",
-    "region",
-    "channel",
-    "price",
-    "currency",
-    "warranty_end",
-    "import_batch_id",
-    "ever_activated",
-    "step_count",
-)
+COLUMNS = UNIT_COLUMNS  # the same rows the service writes
 
 
 def use_database(workdir: Path) -> None:

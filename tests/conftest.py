@@ -52,24 +52,31 @@ def _truncate_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def database(
-    migrated_template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """A clean, migrated database for this test, with the default brand; yields its URL."""
+def fresh_database(migrated_template: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the settings at a clean, migrated database with the default brand (keys and
+    files under `folder`); returns its URL. Used per test and by module-scoped fixtures."""
     if POSTGRES_URL:
         _truncate_postgres(POSTGRES_URL)
         url = POSTGRES_URL
     else:
-        shutil.copy(migrated_template, tmp_path / "test.db")
-        url = f"sqlite:///{tmp_path / 'test.db'}"
+        shutil.copy(migrated_template, folder / "test.db")
+        url = f"sqlite:///{folder / 'test.db'}"
     monkeypatch.setenv("BACKHAUL_DATABASE_URL", url)
-    monkeypatch.setenv("BACKHAUL_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("BACKHAUL_KEYS_DIR", str(folder / "keys"))
     monkeypatch.setenv("BACKHAUL_SECRET_KEY", "test-secret")
     get_settings.cache_clear()
     dispose_engines()
     with session_scope() as session:
         ensure_default_brand(session, cli_actor("pytest"))
+    return url
+
+
+@pytest.fixture
+def database(
+    migrated_template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A clean, migrated database for this test, with the default brand; yields its URL."""
+    url = fresh_database(migrated_template, tmp_path, monkeypatch)
     yield url
     dispose_engines()
     get_settings.cache_clear()

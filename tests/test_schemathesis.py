@@ -20,7 +20,6 @@ How the database is handled, and why:
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,11 +30,10 @@ from hypothesis import HealthCheck, settings
 from backhaul.accounts.schemas import ApiKeyIn
 from backhaul.accounts.service import create_api_key
 from backhaul.app import create_app
-from backhaul.catalog.service import ensure_default_brand
 from backhaul.db import dispose_engines, session_scope
 from backhaul.kit.auth import Role, cli_actor
 from backhaul.settings import get_settings
-from tests.conftest import POSTGRES_URL, _truncate_postgres, bearer
+from tests.conftest import bearer, fresh_database
 
 
 def _app() -> Any:
@@ -69,21 +67,10 @@ def admin_token(migrated_template: str, tmp_path_factory: pytest.TempPathFactory
     """A fresh database for this module, with the default brand and an admin key."""
     tmp = tmp_path_factory.mktemp("schemathesis")
     with pytest.MonkeyPatch.context() as mp:
-        if POSTGRES_URL:
-            _truncate_postgres(POSTGRES_URL)
-            url = POSTGRES_URL
-        else:
-            shutil.copy(migrated_template, tmp / "test.db")
-            url = f"sqlite:///{tmp / 'test.db'}"
-        mp.setenv("BACKHAUL_DATABASE_URL", url)
-        mp.setenv("BACKHAUL_KEYS_DIR", str(tmp / "keys"))
-        mp.setenv("BACKHAUL_SECRET_KEY", "test-secret")
-        # Configured as in production; unconfigured, the webhook answers 503 on purpose.
+        # Configured as in production; unconfigured, the webhook refuses every call on purpose.
         mp.setenv("BACKHAUL_EASYPOST_WEBHOOK_SECRET", "schemathesis-webhook-secret")
-        get_settings.cache_clear()
-        dispose_engines()
+        fresh_database(migrated_template, tmp, mp)
         with session_scope() as session:
-            ensure_default_brand(session, cli_actor("pytest"))
             _key, token = create_api_key(
                 session, cli_actor("pytest"), ApiKeyIn(name="schemathesis", role=Role.admin)
             )

@@ -5,7 +5,6 @@ is refused; a bad input is named on the form."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,11 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from backhaul.app import create_app
-from backhaul.catalog.service import ensure_default_brand
 from backhaul.db import dispose_engines, session_scope
 from backhaul.demo.world import DEMO_PASSWORD, load_demo
 from backhaul.kit.auth import cli_actor
 from backhaul.settings import get_settings
-from tests.conftest import POSTGRES_URL, _truncate_postgres
+from tests.conftest import fresh_database
 from tests.live_server import LiveServer, live_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,19 +34,8 @@ def server(
     """One demo world and one real server for the module (starting them is the slow part)."""
     tmp = tmp_path_factory.mktemp("planning-pages")
     with pytest.MonkeyPatch.context() as mp:
-        if POSTGRES_URL:
-            _truncate_postgres(POSTGRES_URL)
-            url = POSTGRES_URL
-        else:
-            shutil.copy(migrated_template, tmp / "test.db")
-            url = f"sqlite:///{tmp / 'test.db'}"
-        mp.setenv("BACKHAUL_DATABASE_URL", url)
-        mp.setenv("BACKHAUL_KEYS_DIR", str(tmp / "keys"))
-        mp.setenv("BACKHAUL_SECRET_KEY", "test-secret")
-        get_settings.cache_clear()
-        dispose_engines()
+        fresh_database(migrated_template, tmp, mp)
         with session_scope() as session:
-            ensure_default_brand(session, cli_actor("pytest"))
             load_demo(session, cli_actor("pytest"), seed=7, units=800)
         try:
             with live_server(tmp / "server.log") as running:

@@ -191,7 +191,8 @@ def _drop_duplicates(
 
 # canonical_json's settings, in one encoder made once (json.dumps makes one per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_UNIT_COLUMNS = (
+# The columns an import writes, in order (the import benchmark's raw reference uses them too).
+UNIT_COLUMNS = (
     "serial",
     "brand_id",
     "product_id",
@@ -225,7 +226,7 @@ class _UnitWriter:
         self.connection = session.connection()
         dialect = self.connection.dialect
         table = cast(Table, Unit.__table__)
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(_UNIT_COLUMNS))
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(UNIT_COLUMNS))
         self.sql = str(compiled)
         self.order = list(compiled.positiontup or ()) if compiled.positional else None
 
@@ -263,7 +264,7 @@ class _UnitWriter:
         } | self.constants
 
     def insert(self, units: list[SoldUnit]) -> None:
-        if self.order != list(_UNIT_COLUMNS):  # named parameters (psycopg), or another order
+        if self.order != list(UNIT_COLUMNS):  # named parameters (psycopg), or another order
             rows = [self._values(unit) for unit in units]
             order = self.order
             params: list[Any] = (
@@ -271,7 +272,7 @@ class _UnitWriter:
             )
             self.connection.exec_driver_sql(self.sql, params)
             return
-        # sqlite3: positional, in _UNIT_COLUMNS order; tuples made directly (the hot path).
+        # sqlite3: positional, in UNIT_COLUMNS order; tuples made directly (the hot path).
         sold_at, price, warranty_end = self.sold_at, self.price, self.warranty_end
         c = self.constants
         state, site, version, batch = c["state"], c["site_id"], c["version"], c["import_batch_id"]
