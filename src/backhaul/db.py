@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from backhaul.settings import get_settings
@@ -56,7 +56,11 @@ def utcnow() -> datetime:
 
 
 # SQLite allows one writer; serialising writers in-process beats its sleeping busy handler.
+# The lock is taken when a write session's transaction begins (its first statement), not when
+# the session is opened, and released when that transaction ends: a request holds it only
+# while it talks to the database. `read_first`/`begin_writing` narrow it further (see below).
 _sqlite_write_lock = threading.Lock()
+_SNAPSHOT = "backhaul_read_snapshot"  # execution option: this transaction only reads
 
 
 def _configure_sqlite(engine: Engine, begin: str) -> None:
@@ -72,7 +76,19 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        snapshot = connection.get_execution_options().get(_SNAPSHOT, False)
+        connection.exec_driver_sql("BEGIN" if snapshot else begin)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes_in_snapshot(
+        connection: Any, _cursor: Any, statement: str, *_args: Any
+    ) -> None:
+        if not connection.get_execution_options().get(_SNAPSHOT, False):
+            return
+        if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA", "BEGIN"):
+            raise RuntimeError(
+                "a write inside a read snapshot: call db.begin_writing(session) first"
+            )
 
 
 def make_engine(url: str, write: bool = True) -> Engine:
@@ -120,30 +136,98 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
+def _lock_writes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and not session.info.get("snapshot"):
+        _sqlite_write_lock.acquire()
+        session.info["locked"] = True
+
+
+def _unlock_writes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and session.info.pop("locked", False):
+        _sqlite_write_lock.release()
+
+
+def _factory(engine: Engine, write: bool) -> sessionmaker[Session]:
+    factory = _factories.get(engine)
+    if factory is None:
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        if write and engine.dialect.name == "sqlite":
+            event.listen(factory, "after_transaction_create", _lock_writes)
+            event.listen(factory, "after_transaction_end", _unlock_writes)
+        factory = _factories.setdefault(engine, factory)
+    return factory
+
+
+def read_first(session: Session) -> bool:
+    """On SQLite, let a write session read without the write lock: its reads run in a
+    read-only snapshot until `begin_writing`, so other requests can write meanwhile. The caller
+    must check, after `begin_writing`, that what it read has not changed (e.g. a version).
+
+    Only before the session's first statement, and a no-op on PostgreSQL (row locks and
+    version checks do the job there). Returns whether the snapshot was opened."""
+    if not session.info.get("write") or session.in_transaction():
+        return False
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    session.info["snapshot"] = True
+    session.connection(execution_options={_SNAPSHOT: True})
+    return True
+
+
+def begin_writing(session: Session) -> bool:
+    """End a `read_first` snapshot and take the write lock for the rest of the transaction.
+    Returns True when a snapshot was ended (the caller must re-check what it read)."""
+    if not session.info.pop("snapshot", False):
+        return False
+    session.commit()  # the snapshot wrote nothing (writes in it are refused); this ends it
+    session.connection()  # begin the write transaction now: the lock, then BEGIN IMMEDIATE
+    return True
+
+
+def open_session(write: bool = True, url: str | None = None) -> Session:
+    """A new session for one transaction; nothing touches the database until it is used.
+    Finish it with `finish`; `session_scope` does both."""
+    session = _factory(get_engine(url, write), write)()
+    session.info["write"] = write
+    return session
+
+
+def commit(session: Session) -> None:
+    """Commit the session's transaction now, then run its `after_commit` callbacks. A request
+    may commit in the thread that did its work, so the write lock is not held while the
+    response is handed back; the boundary's own commit then has nothing left to do."""
+    session.commit()
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+def finish(session: Session, ok: bool) -> None:
+    """End the session: commit (ok) or roll back, close it, and never leave the write lock held."""
+    try:
+        if ok:
+            commit(session)
+        else:
+            session.rollback()
+    finally:
+        try:
+            session.close()
+        finally:
+            if session.info.pop("locked", False):  # a transaction left open by an error
+                _sqlite_write_lock.release()
+
+
 @contextmanager
 def session_scope(write: bool = True, url: str | None = None) -> Iterator[Session]:
     """One transaction: commit when the block succeeds, roll back when it raises.
 
     Every request, job and CLI command runs inside exactly one of these; services only flush.
+    On SQLite a write session holds the process's write lock from its first statement to its
+    end (see `_lock_writes`); `read_first` lets a hot path read before taking it.
     """
-    engine = get_engine(url, write)
-    factory = _factories.get(engine) or _factories.setdefault(
-        engine, sessionmaker(bind=engine, expire_on_commit=False)
-    )
-    lock = _sqlite_write_lock if (write and engine.dialect.name == "sqlite") else None
-    if lock is not None:
-        lock.acquire()
+    session = open_session(write, url)
     try:
-        with factory() as session:
-            session.info["write"] = write
-            try:
-                yield session
-                session.commit()
-                for callback in session.info.pop("after_commit", []):
-                    callback()
-            except BaseException:
-                session.rollback()
-                raise
-    finally:
-        if lock is not None:
-            lock.release()
+        yield session
+    except BaseException:
+        finish(session, ok=False)
+        raise
+    finish(session, ok=True)

@@ -175,7 +175,7 @@ class FirmwareRelease(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    product: Mapped[Product] = relationship(lazy="joined")
+    product: Mapped[Product] = relationship()
 
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
@@ -201,7 +201,7 @@ class TestPlan(Base):
     tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    product: Mapped[Product] = relationship(lazy="joined")
+    product: Mapped[Product] = relationship()
 
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""

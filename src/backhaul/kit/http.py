@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -14,11 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backhaul.db import session_scope
+from backhaul.db import finish, open_session
 from backhaul.kit.errors import DomainError, ValidationFailed
 from backhaul.kit.ids import new_id, request_id_var
 
@@ -30,16 +32,30 @@ _STATUSES = frozenset(status.value for status in HTTPStatus)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _db_session(request: Request) -> Iterator[Session]:
-    with session_scope(write=request.method not in SAFE_METHODS) as session:
+async def _db_session(request: Request) -> AsyncIterator[Session]:
+    """The request's transaction. Opening a session touches nothing, so it is done on the event
+    loop; the commit (or rollback) runs in the thread pool, shielded from cancellation so a
+    client that hangs up never leaves a transaction, or SQLite's write lock, behind. Steps commit
+    in their own thread (`db.commit`), which leaves nothing to do here."""
+    session = open_session(write=request.method not in SAFE_METHODS)
+    try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(finish, session, False)
+        raise
+    if session.in_transaction() or session.info.get("after_commit"):
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(finish, session, True)
+    else:
+        session.close()
 
 
 # scope="function": the transaction commits before the response is sent, so a 2xx means durable.
 DbSession = Annotated[Session, Depends(_db_session, scope="function")]
 
 
-def parse_if_match(
+async def parse_if_match(
     if_match: Annotated[str | None, Header(description='Version you read, e.g. "3"')] = None,
 ) -> int | None:
     """The version an `If-Match` header names (`"3"`, `W/"3"` or `3`), or None."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit import idempotency, signing
 from backhaul.kit.http import PROBLEM, DbSession, IfMatch
@@ -71,6 +72,7 @@ def _respond(
         }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)
+    db.commit(session)  # here, in this thread: the write lock is not held while we respond
     return _json(status, body)
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
+from backhaul import db
 from backhaul.accounts.models import User
 from backhaul.catalog import service as catalog
 from backhaul.catalog.models import Product, Regulated, ReleaseStatus, Site, SiteKind
@@ -96,6 +97,8 @@ class Evaluation:
     decision: dict[str, Any] | None = None
     override_reason: str | None = None
     certificate: dict[str, Any] | None = None
+    # Items for the exception queue, written with the step (handlers only read).
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -172,19 +175,22 @@ def _ship(ctx: Context, data: ShipIn) -> Evaluation:
 def _receive(ctx: Context, data: ReceiveIn) -> Evaluation:
     site = _site_in_scope(ctx, data.site, "site", {SiteKind.hub})
     unannounced = ctx.unit.state is State.in_field
+    exceptions = []
     if unannounced:
-        exception_queue.add(
-            ctx.session,
-            "unannounced_receipt",
-            f"{ctx.unit.serial} arrived at {site.code} without a return authorisation",
-            {"serial": ctx.unit.serial, "site": site.code},
-            reference=ctx.unit.serial,
-            brand_id=ctx.unit.brand_id,
-            site_id=site.id,
+        exceptions.append(
+            {
+                "kind": "unannounced_receipt",
+                "reason": f"{ctx.unit.serial} arrived at {site.code} without a return "
+                "authorisation",
+                "payload": {"serial": ctx.unit.serial, "site": site.code},
+                "reference": ctx.unit.serial,
+                "brand_id": ctx.unit.brand_id,
+                "site_id": site.id,
+            }
         )
     evidence = data.model_dump() | {"site": site.code, "unmatched": unannounced}
     changes = {"route": None, "condition": None, "may_sell_as_new": None, "hazard": None}
-    return Evaluation(Outcome.passed, evidence, site=site, changes=changes)
+    return Evaluation(Outcome.passed, evidence, site=site, changes=changes, exceptions=exceptions)
 
 
 def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
@@ -195,6 +201,10 @@ def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
             Outcome.hazard, evidence, changes={"hazard": f"battery_{data.battery.value}"}
         )
     return Evaluation(Outcome.passed if data.outcome == "pass" else Outcome.failed, evidence)
+
+
+# A certificate names a person; their brand and site scopes are not loaded unless asked for.
+_PERSON_ONLY = (lazyload(User.brands), lazyload(User.sites))
 
 
 def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
@@ -219,7 +229,9 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
                 field="verified_by",
             )
         verifier = ctx.session.scalars(
-            select(User).where(
+            select(User)
+            .options(*_PERSON_ONLY)
+            .where(
                 User.username == data.verified_by,
                 User.is_service.is_(False),
                 User.is_active.is_(True),
@@ -241,7 +253,11 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
     certificate_id = new_id()
     evidence["certificate_id"] = certificate_id
     site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
-    performer = ctx.session.get(User, ctx.actor.user_id) if ctx.actor.user_id else None
+    performer = (
+        ctx.session.get(User, ctx.actor.user_id, options=_PERSON_ONLY)
+        if ctx.actor.user_id
+        else None
+    )
     certificate = certificates.build(
         certificate_id=certificate_id,
         serial=ctx.unit.serial,
@@ -541,13 +557,22 @@ def perform_step(
     data: BaseModel,
     if_match: int | None = None,
 ) -> Performed | Queued:
-    """Run one step on one unit: check the table, judge the evidence, record everything."""
+    """Run one step on one unit: check the table, judge the evidence, record everything.
+
+    On SQLite the unit is read and judged in a read snapshot, without the write lock, and the
+    lock is taken only to record (`db.read_first`); if the unit changed in between, it is
+    judged again under the lock, so the outcome is the one a serial execution would give.
+    """
     actor.require(PERMISSION.get(step, "steps.process"))
     if step is Step.sell:
         assert isinstance(data, SellIn)
         return _sell(session, actor, serial, data)
+    snapshot = db.read_first(session)
     unit = find_unit(session, actor, serial, by_site=step not in INTAKE_STEPS)
     if unit is None:
+        db.begin_writing(session)
+        if snapshot:  # it may have been registered meanwhile
+            return perform_step(session, actor, serial, step, data, if_match)
         if step is Step.receive:
             assert isinstance(data, ReceiveIn)
             return _queue_unknown_receipt(session, actor, serial, data)
@@ -569,6 +594,8 @@ def perform_step(
         )
     ctx = Context(session, actor, unit, steps, facts, utcnow())
     evaluation = HANDLERS[step](ctx, data)
+    if db.begin_writing(session) and store.version_of(session, unit.id) != unit.version:
+        return perform_step(session, actor, serial, step, data, if_match)  # judge it again
     return _record(ctx, step, at, evaluation, history)
 
 
@@ -596,6 +623,8 @@ def _record(
         unit.route = None
     unit.step_count += 1
     store.save(session, unit, read_version, ctx.now)
+    for item in evaluation.exceptions:
+        exception_queue.add(session, **item)
     evidence = jsonable(
         evaluation.evidence | ({"failures": evaluation.failures} if evaluation.failures else {})
     )

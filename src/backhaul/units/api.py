@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.errors import ValidationFailed
 from backhaul.kit.http import DbSession
@@ -144,4 +145,5 @@ def list_units(
 def get_unit(serial: str, session: DbSession, actor: CurrentActor) -> Response:
     """A unit, its state, condition, version (also as ETag) and its whole history."""
     unit, steps = processing.get_unit(session, actor, serial)
+    db.commit(session)  # end the read here, in this thread, rather than in another trip
     return JSONResponse(processing.unit_view(unit, steps), headers={"ETag": f'"{unit.version}"'})

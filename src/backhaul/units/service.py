@@ -7,10 +7,11 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from backhaul.catalog.models import Product, Site
@@ -95,9 +96,7 @@ def import_units(
         fresh = _drop_duplicates(session, summary, checked, raw_rows=chunk, source=source)
         if fresh:
             writer.insert(fresh)
-            # The same bytes as canonical_json([serial, order_ref, sku]) row by row.
-            encode = _CANONICAL.encode
-            digest.update("".join([encode([u.serial, u.order_ref, u.sku]) for u in fresh]).encode())
+            digest.update("".join([_canonical_key(u) for u in fresh]).encode())
             summary.added += len(fresh)
         if progress:
             progress(len(chunk))
@@ -161,11 +160,12 @@ def _drop_duplicates(
 ) -> list[SoldUnit]:
     if not checked:
         return []
-    existing = dict(
-        session.execute(
-            select(Unit.serial, Unit.order_ref).where(Unit.serial.in_([u.serial for u in checked]))
-        ).all()
-    )
+    serials = [u.serial for u in checked]
+    if session.get_bind().dialect.name == "sqlite":  # one JSON parameter, not thousands
+        found = session.execute(_REGISTERED_SQLITE, {"serials": json.dumps(serials)})
+    else:
+        found = session.execute(_REGISTERED, {"serials": serials})
+    existing: dict[str, str] = {serial: order_ref for serial, order_ref in found}
     fresh: dict[str, SoldUnit] = {}
     for unit in checked:
         known_order = existing.get(unit.serial) or (
@@ -189,8 +189,27 @@ def _drop_duplicates(
     return list(fresh.values())
 
 
+# Built once: coercing thousands of serials into a fresh IN clause per chunk cost more than
+# the query.
+_REGISTERED = select(Unit.serial, Unit.order_ref).where(
+    Unit.serial.in_(bindparam("serials", expanding=True))
+)
+_REGISTERED_SQLITE = text(
+    "SELECT serial, order_ref FROM units WHERE serial IN (SELECT value FROM json_each(:serials))"
+)
 # canonical_json's settings, in one encoder made once (json.dumps makes one per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _canonical_key(unit: SoldUnit) -> str:
+    """canonical_json([serial, order_ref, sku]): the batch digest's bytes for one row. Text
+    that JSON need not escape (nearly all of it) is quoted directly; the rest is encoded."""
+    if _NEEDS_ESCAPE.search(unit.serial + unit.order_ref + unit.sku) is None:
+        return f'["{unit.serial}","{unit.order_ref}","{unit.sku}"]'
+    return _CANONICAL.encode([unit.serial, unit.order_ref, unit.sku])
+
+
 # The columns an import writes, in order (the import benchmark's raw reference uses them too).
 UNIT_COLUMNS = (
     "serial",
@@ -211,6 +230,12 @@ UNIT_COLUMNS = (
     "ever_activated",
     "step_count",
 )
+
+
+def sqlite_utc_text(value: datetime) -> str:
+    """The text SQLAlchemy stores on SQLite for a UTC time (UTCDateTime's bind processors in
+    one C call; check_row makes every sold_at UTC)."""
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 class _UnitWriter:
@@ -264,7 +289,7 @@ class _UnitWriter:
         } | self.constants
 
     def insert(self, units: list[SoldUnit]) -> None:
-        if self.order != list(UNIT_COLUMNS):  # named parameters (psycopg), or another order
+        if self.order != list(UNIT_COLUMNS) or self.connection.dialect.name != "sqlite":
             rows = [self._values(unit) for unit in units]
             order = self.order
             params: list[Any] = (
@@ -273,7 +298,7 @@ class _UnitWriter:
             self.connection.exec_driver_sql(self.sql, params)
             return
         # sqlite3: positional, in UNIT_COLUMNS order; tuples made directly (the hot path).
-        sold_at, price, warranty_end = self.sold_at, self.price, self.warranty_end
+        price = self.price
         c = self.constants
         state, site, version, batch = c["state"], c["site_id"], c["version"], c["import_batch_id"]
         activated, steps = c["ever_activated"], c["step_count"]
@@ -289,12 +314,12 @@ class _UnitWriter:
                     version,
                     u.order_ref,
                     u.customer_email,
-                    sold_at(u.sold_at),
+                    sqlite_utc_text(u.sold_at),
                     u.region,
                     u.channel,
                     price(u.price),
                     u.currency,
-                    warranty_end(u.warranty_end),
+                    u.warranty_end.isoformat(),
                     batch,
                     activated,
                     steps,
