@@ -20,7 +20,7 @@ from backhaul.processing.lifecycle import Step
 from backhaul.processing.models import UnitStep
 from backhaul.units.models import Unit
 from tests.live_server import LiveServer, live_server
-from tests.processing.conftest import FLASH_OK, GOOD, RIG, INSPECT_OK, SANITIZE_OK, World
+from tests.processing.conftest import FLASH_OK, GOOD, INSPECT_OK, RIG, SANITIZE_OK, World
 
 # The next step for a unit in each position, with its evidence.
 NEXT: dict[str, tuple[str, dict[str, Any]]] = {

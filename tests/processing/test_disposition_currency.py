@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.processing.conftest import FLASH_OK, GOOD, RIG, INSPECT_OK, SANITIZE_OK, World, received, sold
+from tests.processing.conftest import (
+    FLASH_OK,
+    GOOD,
+    INSPECT_OK,
+    RIG,
+    SANITIZE_OK,
+    World,
+    received,
+    sold,
+)
 
 
 def _graded(world: World, serial: str) -> None:

@@ -14,8 +14,8 @@ from backhaul.kit.outbox import OutboxEvent
 from tests.processing.conftest import (
     FLASH_OK,
     GOOD,
-    RIG,
     INSPECT_OK,
+    RIG,
     SANITIZE_OK,
     World,
     received,

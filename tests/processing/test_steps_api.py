@@ -5,8 +5,8 @@ from __future__ import annotations
 from tests.processing.conftest import (
     FLASH_OK,
     GOOD,
-    RIG,
     INSPECT_OK,
+    RIG,
     SANITIZE_OK,
     SHA_OLD,
     World,
@@ -131,7 +131,10 @@ def test_a_value_out_of_limits_fails_the_test_naming_the_test(world: World) -> N
     for step, body in (("inspect", INSPECT_OK), ("sanitize", SANITIZE_OK), ("flash", FLASH_OK)):
         world.step("tech_a", "SPK000006", step, body)
     failed = world.step(
-        "tech_a", "SPK000006", "test", {"plan": 1, "rig": RIG, "measurements": GOOD | {"speaker_db": 71.0}}
+        "tech_a",
+        "SPK000006",
+        "test",
+        {"plan": 1, "rig": RIG, "measurements": GOOD | {"speaker_db": 71.0}},
     )
     assert failed.status_code == 200
     assert failed.json()["state"] == "test_failed"

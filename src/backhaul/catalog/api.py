@@ -339,9 +339,7 @@ def list_rigs(code: str, session: DbSession, actor: CurrentActor) -> list[TestRi
     return [_rig_out(session, rig, now) for rig in service.list_rigs(session, actor, code)]
 
 
-@router.post(
-    "/sites/{code}/rigs", response_model=TestRigOut, status_code=status.HTTP_201_CREATED
-)
+@router.post("/sites/{code}/rigs", response_model=TestRigOut, status_code=status.HTTP_201_CREATED)
 def create_rig(code: str, data: TestRigIn, session: DbSession, actor: CurrentActor) -> TestRigOut:
     """Add a test rig to a site (it needs a calibration before anything is tested on it)."""
     rig = service.create_rig(session, actor, code, data)

@@ -338,6 +338,131 @@ def set_firmware_status(
     return release
 
 
+# --- firmware images ---------------------------------------------------------------------
+
+
+@dataclass
+class ImageUpload:
+    """What an upload did: the release, whether the upload registered it, and whether the image
+    is new to the store (False: the same bytes were uploaded before, nothing changed)."""
+
+    release: FirmwareRelease
+    created: bool
+    newly_stored: bool
+
+
+def _firmware_label(release: FirmwareRelease) -> str:
+    return f"{release.product.sku}@{release.version}"
+
+
+def store_firmware_image(
+    session: Session,
+    actor: Actor,
+    sku: str,
+    version: str,
+    staged: StagedImage,
+    status: ReleaseStatus | None = None,
+) -> ImageUpload:
+    """Keep an uploaded image for a release: the bytes must be the registered release's (same
+    sha256 and size); for a version not registered yet, the upload registers it (`status`,
+    default supported). The image moves into the store when the transaction commits; a refused
+    upload's temporary file is removed at once."""
+    actor.require("firmware.upload")
+    try:
+        product = get_product(session, actor, sku)
+        if staged.size == 0:
+            raise ValidationFailed("the image is empty: send its bytes as the body", field="image")
+        release = session.scalars(
+            select(FirmwareRelease).where(
+                FirmwareRelease.product_id == product.id,
+                FirmwareRelease.version == version.strip(),
+            )
+        ).first()
+        created = release is None
+        if release is None:
+            release = add_firmware(
+                session, actor, product.sku, _new_release(version, staged, status)
+            )
+        else:
+            _check_image_matches(release, staged, status)
+    except BaseException:
+        staged.discard()
+        raise
+    if firmware_images.is_stored(release.sha256):
+        staged.discard()
+        return ImageUpload(release, created, newly_stored=False)
+    record_change(
+        session,
+        actor,
+        "firmware.image_stored",
+        "firmware",
+        _firmware_label(release),
+        release.snapshot() | {"image_stored": False},
+        release.snapshot() | {"image_stored": True},
+    )
+
+    def keep() -> None:
+        firmware_images.keep(staged)
+
+    after_commit(session, keep)
+    return ImageUpload(release, created, newly_stored=True)
+
+
+def _new_release(version: str, staged: StagedImage, status: ReleaseStatus | None) -> FirmwareIn:
+    try:
+        return FirmwareIn.model_validate(
+            {
+                "version": version,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "status": status or ReleaseStatus.supported,
+            }
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "version"
+        raise ValidationFailed(f"{name}: {first['msg']}", field=name) from None
+
+
+def _check_image_matches(
+    release: FirmwareRelease, staged: StagedImage, status: ReleaseStatus | None
+) -> None:
+    label = f"{release.product.sku} {release.version}"
+    if staged.sha256 != release.sha256:
+        raise ValidationFailed(
+            f"the uploaded image has sha256 {staged.sha256}, but {label} was registered with "
+            f"sha256 {release.sha256}: this is not its image",
+            field="sha256",
+        )
+    if staged.size != release.size:
+        raise ValidationFailed(
+            f"the uploaded image is {staged.size:,} bytes, but {label} was registered as "
+            f"{release.size:,} bytes",
+            field="size",
+        )
+    if status is not None and status is not release.status:
+        raise Conflict(
+            f"{label} is already registered as {release.status.value}; change its status "
+            "separately (PATCH the release, or `backhaul firmware set-status`)",
+            field="status",
+        )
+
+
+def firmware_image(
+    session: Session, actor: Actor, sku: str, version: str
+) -> tuple[FirmwareRelease, Path]:
+    """A release and the stored file of its image, or NotFound when only its hash is known."""
+    actor.require("firmware.download")
+    release = get_firmware(session, actor, sku, version)
+    path = firmware_images.image_path(release.sha256)
+    if not path.is_file():
+        raise NotFound(
+            f"only the hash of {release.product.sku} {release.version} is registered; "
+            "upload the image (POST .../image or `backhaul firmware upload`)"
+        )
+    return release, path
+
+
 # --- test plans --------------------------------------------------------------------------
 
 
@@ -480,7 +605,9 @@ def create_rig(session: Session, actor: Actor, site_code: str, data: TestRigIn) 
     rig = TestRig(site=site, **data.model_dump())
     session.add(rig)
     session.flush()
-    record_change(session, actor, "test_rig.created", "test_rig", _rig_label(rig), None, rig.snapshot())
+    record_change(
+        session, actor, "test_rig.created", "test_rig", _rig_label(rig), None, rig.snapshot()
+    )
     return rig
 
 

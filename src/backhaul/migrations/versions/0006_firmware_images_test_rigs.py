@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_test_rigs_site_id_sites")
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_test_rigs_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_rigs")),
         sa.UniqueConstraint("site_id", "code", name=op.f("uq_test_rigs_site_id_code")),
     )
@@ -51,9 +49,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rig_calibrations")),
     )
     with op.batch_alter_table("rig_calibrations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_rig_calibrations_rig_id"), ["rig_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_rig_calibrations_rig_id"), ["rig_id"], unique=False)
 
 
 def downgrade() -> None:
