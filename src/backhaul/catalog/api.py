@@ -7,6 +7,7 @@ import base64
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -39,7 +40,6 @@ from backhaul.catalog.schemas import (
 )
 from backhaul.db import utcnow
 from backhaul.kit.audit_api import register_scope_check
-from backhaul.kit.errors import DomainError
 from backhaul.kit.http import PROBLEM, DbSession, IfMatch, etag
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -185,14 +185,6 @@ def set_firmware_status(
     return _firmware_out(service.set_firmware_status(session, actor, sku, version, data))
 
 
-class UnsupportedImageType(DomainError):
-    """A firmware upload sent as something other than raw bytes."""
-
-    status = 415
-    type_slug = "unsupported-media-type"
-    title = "Unsupported media type"
-
-
 async def _staged_image(request: Request, actor: ActorBeforeBody) -> AsyncIterator[StagedImage]:
     """The request body written to the image store's incoming folder while it is hashed; the
     temporary file is removed after the request unless the upload kept it. The caller is
@@ -200,7 +192,7 @@ async def _staged_image(request: Request, actor: ActorBeforeBody) -> AsyncIterat
     actor.require("firmware.upload")
     content_type = request.headers.get("content-type", "application/octet-stream")
     if content_type.split(";")[0].strip().lower() != "application/octet-stream":
-        raise UnsupportedImageType(
+        raise firmware_images.UnsupportedImageType(
             f"send the image as raw bytes with Content-Type: application/octet-stream, "
             f"not {content_type[:80]}",
             field="header.Content-Type",
@@ -273,7 +265,7 @@ def download_firmware_image(
     return image_response(release, path)
 
 
-def image_response(release: FirmwareRelease, path: Any) -> FileResponse:
+def image_response(release: FirmwareRelease, path: Path) -> FileResponse:
     """A firmware image as a download, labelled with its sha256 (ETag and RFC 9530 digest)."""
     digest = base64.b64encode(bytes.fromhex(release.sha256)).decode()
     return FileResponse(

@@ -30,6 +30,14 @@ class ImageTooLarge(DomainError):
     title = "Firmware image too large"
 
 
+class UnsupportedImageType(DomainError):
+    """An upload sent as something other than raw bytes (a form, JSON)."""
+
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 @dataclass
 class StagedImage:
     """An image written to a temporary file in the store, with the hash and size it really has."""

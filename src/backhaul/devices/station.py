@@ -58,7 +58,7 @@ def _refusal(response: httpx.Response) -> ApiError:
 
 
 class ImageRejected(Exception):
-    """A downloaded (or cached) firmware image is not the release's: it is never flashed."""
+    """A downloaded firmware image is not the release's: it is never flashed."""
 
 
 class NoRig(Exception):
