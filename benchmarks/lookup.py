@@ -91,6 +91,7 @@ def run(scale: float = 1.0, workdir: Path | None = None, database: Path | None =
         with server("backhaul-lookup", backhaul_server(workdir), workdir) as srv:
             with httpx.Client(base_url=srv.base_url, headers=bearer(token), timeout=60) as http:
                 checked(http.post("/api/v1/sites", json=world.site_payload()), 201)
+                world.add_calibrated_rig(http)
                 world.add_firmware_and_plan(http)
                 tokens = world.technician_tokens(http, CLIENTS)
             console.print(f"[bold]lookup[/]: {len(with_history)} units through ten steps each")

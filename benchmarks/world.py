@@ -3,7 +3,7 @@ builds it: a hub, a product with firmware and a test plan, sold units, and techn
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ PLAN = [
     {"id": "led_lux", "unit": "lx", "min": 10, "required": False},
 ]
 GOOD = {"speaker_db": 92.5, "wifi_rssi": -48, "mic_ok": True}
+RIG = "RIG-1"
 
 # The eight processing steps a returned unit goes through at a hub, with passing evidence.
 STEPS: list[tuple[str, dict[str, Any]]] = [
@@ -54,7 +55,7 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
             "readback_sha256": SHA_CURRENT,
         },
     ),
-    ("test", {"plan": 1, "measurements": GOOD}),
+    ("test", {"plan": 1, "rig": RIG, "measurements": GOOD}),
     ("grade", {"cosmetic": "B", "functional": "pass"}),
     ("disposition", {}),
     ("repackage", {}),
@@ -103,8 +104,10 @@ def site_payload() -> dict[str, Any]:
 
 
 def setup_catalog(http: httpx.Client) -> None:
-    """The hub, the product, its firmware (one deprecated, one current) and test plan 1."""
+    """The hub with a calibrated test rig, the product, its firmware (one deprecated, one
+    current) and test plan 1."""
     checked(http.post("/api/v1/sites", json=site_payload()), 201)
+    add_calibrated_rig(http)
     checked(
         http.post(
             "/api/v1/products",
@@ -126,6 +129,29 @@ def setup_catalog(http: httpx.Client) -> None:
         201,
     )
     add_firmware_and_plan(http)
+
+
+def add_calibrated_rig(http: httpx.Client) -> None:
+    """The hub's test rig, calibrated a month ago and due in eleven months."""
+    checked(
+        http.post(
+            f"/api/v1/sites/{SITE}/rigs",
+            json={"code": RIG, "name": "Audio bench", "kind": "audio bench"},
+        ),
+        201,
+    )
+    today = date.today()
+    checked(
+        http.post(
+            f"/api/v1/sites/{SITE}/rigs/{RIG}/calibrations",
+            json={
+                "calibrated_on": (today - timedelta(days=30)).isoformat(),
+                "due_on": (today + timedelta(days=335)).isoformat(),
+                "certificate_ref": "CAL-BENCH-1",
+            },
+        ),
+        201,
+    )
 
 
 def add_firmware_and_plan(http: httpx.Client) -> None:

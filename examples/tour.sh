@@ -18,14 +18,22 @@ SERIAL=$(api "$ADMIN" "$BASE/api/v1/units?sku=SPK-100&state=in_field&limit=1" | 
 echo "unit $SERIAL"
 RELEASE=$(api "$ADMIN" "$BASE/api/v1/products/SPK-100/firmware" | field '[r for r in d if r["status"]=="current"][0]["version"]')
 SHA=$(api "$ADMIN" "$BASE/api/v1/products/SPK-100/firmware/$RELEASE" | field 'd["sha256"]')
+# The station downloads the current image and checks it against the release's hash.
+IMAGE=$(mktemp)
+curl -sf -H "Authorization: Bearer $TECH" -o "$IMAGE" "$BASE/api/v1/products/SPK-100/firmware/$RELEASE/image"
+IMAGE_SHA=$(sha256sum "$IMAGE" | cut -d' ' -f1); rm -f "$IMAGE"
+if [ "$IMAGE_SHA" != "$SHA" ]; then echo "the downloaded image is not release $RELEASE's" >&2; exit 1; fi
+echo "image $RELEASE downloaded; its sha256 matches the release"
+# Tests are run on a rig whose calibration is current (Reno's RF enclosure is overdue).
+api "$TECH" "$BASE/api/v1/sites/HUB-US/rigs" | field '"; ".join(r["code"] + ": " + r["status"] for r in d)'
 
 step "$ADMIN" authorize '{"rma":"RMA-TOUR","reason":"defect.hardware","resolution":"refund"}'
 step "$ADMIN" ship '{"carrier":"UPS","tracking_number":"1ZTOUR0001"}'
 step "$TECH" receive '{"site":"HUB-US"}'
 step "$TECH" inspect '{"outcome":"pass","packaging":"opened","accessories_complete":true,"battery":"ok"}'
 step "$TECH" sanitize '{"method":"purge","tool":"WipeKit 4.2","verification":"full","verification_result":"passed","account":"deactivated"}'
-step "$TECH" flash "{\"release\":\"$RELEASE\",\"image_sha256\":\"$SHA\",\"readback_version\":\"$RELEASE\",\"readback_sha256\":\"$SHA\"}"
-step "$TECH" test '{"plan":1,"measurements":{"speaker_spl":91.5,"mic_array":true,"wifi_rssi":-52}}'
+step "$TECH" flash "{\"release\":\"$RELEASE\",\"image_sha256\":\"$IMAGE_SHA\",\"readback_version\":\"$RELEASE\",\"readback_sha256\":\"$SHA\"}"
+step "$TECH" test '{"plan":1,"rig":"RIG-US-1","measurements":{"speaker_spl":91.5,"mic_array":true,"wifi_rssi":-52}}'
 step "$TECH" grade '{"cosmetic":"B","functional":"pass"}'
 step "$TECH" disposition '{}'
 step "$TECH" repackage '{}'

@@ -63,6 +63,7 @@ def fresh_database(migrated_template: str, folder: Path, monkeypatch: pytest.Mon
         url = f"sqlite:///{folder / 'test.db'}"
     monkeypatch.setenv("BACKHAUL_DATABASE_URL", url)
     monkeypatch.setenv("BACKHAUL_KEYS_DIR", str(folder / "keys"))
+    monkeypatch.setenv("BACKHAUL_FIRMWARE_DIR", str(folder / "firmware"))
     monkeypatch.setenv("BACKHAUL_SECRET_KEY", "test-secret")
     get_settings.cache_clear()
     dispose_engines()

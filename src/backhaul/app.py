@@ -103,7 +103,12 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        # Firmware images are far larger than any other body; their route streams them to disk.
+        exceptions=[("POST", catalog_api.IMAGE_UPLOAD_PATH, settings.firmware_max_bytes)],
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(),

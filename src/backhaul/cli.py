@@ -14,6 +14,7 @@ import typer
 from pydantic import BaseModel
 from rich.table import Table
 
+from backhaul.catalog import cli as catalog_cli
 from backhaul.devices import cli as station_cli
 from backhaul.kit.auth import Role
 from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
@@ -58,6 +59,10 @@ app.command("worker")(returns_cli.worker)
 app.add_typer(certificates_cli.app, name="certificates")
 # The station agent: `backhaul station run` (devices/cli.py).
 app.add_typer(station_cli.app, name="station")
+# Firmware images and test rigs (catalog/cli.py).
+firmware_app.command("upload")(catalog_cli.firmware_upload)
+firmware_app.command("download")(catalog_cli.firmware_download)
+app.add_typer(catalog_cli.rigs_app, name="rigs")
 
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:
@@ -617,14 +622,16 @@ def firmware_set_status(
 @firmware_app.command("list")
 def firmware_list(sku: Annotated[str, typer.Argument(help="Product SKU")]) -> None:
     """List a product's releases, newest first."""
+    from backhaul.catalog.firmware_images import is_stored
     from backhaul.catalog.schemas import FirmwareOut
     from backhaul.catalog.service import list_firmware
 
     with transaction(write=False) as (session, actor):
         rows: list[BaseModel] = [
-            FirmwareOut.model_validate(r.snapshot()) for r in list_firmware(session, actor, sku)
+            FirmwareOut.model_validate(r.snapshot() | {"image_stored": is_stored(r.sha256)})
+            for r in list_firmware(session, actor, sku)
         ]
-    _print_rows(rows, ["sku", "version", "status", "sha256", "size"])
+    _print_rows(rows, ["sku", "version", "status", "sha256", "size", "image_stored"])
 
 
 @plans_app.command("add")

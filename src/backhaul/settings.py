@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     mail_dir: Path = Field(Path("./mail"), description="Where .eml files go when no SMTP is set")
     mail_from: str = Field("Backhaul Returns <returns@backhaul.invalid>", description="From:")
     uploads_dir: Path = Field(Path("./uploads"), description="Customer photos (damage claims)")
+    firmware_dir: Path = Field(
+        Path("./firmware"),
+        description="Firmware images, stored by their SHA-256 (content-addressed)",
+    )
+    firmware_max_bytes: int = Field(
+        512 * 1024**2, gt=0, description="Largest firmware image accepted for upload (413 beyond)"
+    )
     returns_config_dir: Path | None = Field(
         None, description="Folder of return policy TOML files that replace the packaged ones"
     )

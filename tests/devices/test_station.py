@@ -127,5 +127,13 @@ def test_station_run_command_shows_a_summary(world: World, tmp_path: Path) -> No
             ["station", "run", "--site", "HUB-A", "--serial", "SPK000001"],
             env={"BACKHAUL_API_URL": server.url, "BACKHAUL_API_TOKEN": world.tokens["tech_a"]},
         )
+        no_rig = CliRunner().invoke(
+            cli,
+            ["station", "run", "--site", "HUB-A", "--rig", "RIG-9"],
+            env={"BACKHAUL_API_URL": server.url, "BACKHAUL_API_TOKEN": world.tokens["tech_a"]},
+        )
     assert single.exit_code == 1  # not at the hub: the error is reported, not a crash
     assert "error" in single.output
+    assert "testing on rig RIG-1" in result.output  # the site's only calibrated rig
+    assert no_rig.exit_code == 2  # refused before any unit is touched
+    assert "site HUB-A has no test rig 'RIG-9'" in no_rig.output

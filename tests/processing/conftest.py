@@ -4,6 +4,7 @@ firmware and test plans, sold units, and a token per role."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,19 @@ PLAN = [
     {"id": "led_lux", "unit": "lx", "min": 10, "required": False},
 ]
 GOOD = {"speaker_db": 92.5, "wifi_rssi": -48, "mic_ok": True}
+# Each hub has one calibrated rig: RIG-1 (HUB-A's and HUB-B's are different rigs).
+RIG = "RIG-1"
+TEST_OK = {"plan": 1, "rig": RIG, "measurements": GOOD}
+
+
+def calibration(days_ago: int = 30, days_left: int = 335, ref: str = "CAL-1") -> dict[str, Any]:
+    """A calibration record `days_ago` old that falls due in `days_left` days."""
+    today = date.today()
+    return {
+        "calibrated_on": (today - timedelta(days=days_ago)).isoformat(),
+        "due_on": (today + timedelta(days=days_left)).isoformat(),
+        "certificate_ref": ref,
+    }
 
 
 @dataclass
@@ -100,6 +114,19 @@ def world(client: TestClient, admin_token: str, make_token: TokenFactory, make_u
             f"/api/v1/products/{sku}/test-plans", headers=admin, json={"version": 1, "tests": PLAN}
         )
         assert response.status_code == 201, response.text
+    for hub in ("HUB-A", "HUB-B"):
+        response = client.post(
+            f"/api/v1/sites/{hub}/rigs",
+            headers=admin,
+            json={"code": RIG, "name": "Audio bench", "kind": "audio bench"},
+        )
+        assert response.status_code == 201, response.text
+        response = client.post(
+            f"/api/v1/sites/{hub}/rigs/{RIG}/calibrations",
+            headers=admin,
+            json=calibration(ref=f"CAL-{hub}"),
+        )
+        assert response.status_code == 201, response.text
     rows = [sold(f"SPK{n:06d}") for n in range(1, 21)] + [sold("RNG000001", "RNG-200")]
     response = client.post("/api/v1/units/import", json=rows, headers=admin)
     assert response.json()["added"] == 21, response.text
@@ -164,7 +191,7 @@ def to_tested(world: World, serial: str, role: str = "tech_a") -> None:
         ("inspect", INSPECT_OK),
         ("sanitize", SANITIZE_OK),
         ("flash", FLASH_OK),
-        ("test", {"plan": 1, "measurements": GOOD}),
+        ("test", TEST_OK),
     ):
         response = world.step(role, serial, step, body)
         assert response.status_code == 200, response.text

@@ -20,7 +20,7 @@ from backhaul.processing.lifecycle import Step
 from backhaul.processing.models import UnitStep
 from backhaul.units.models import Unit
 from tests.live_server import LiveServer, live_server
-from tests.processing.conftest import FLASH_OK, GOOD, INSPECT_OK, SANITIZE_OK, World
+from tests.processing.conftest import FLASH_OK, GOOD, INSPECT_OK, RIG, SANITIZE_OK, World
 
 # The next step for a unit in each position, with its evidence.
 NEXT: dict[str, tuple[str, dict[str, Any]]] = {
@@ -28,7 +28,7 @@ NEXT: dict[str, tuple[str, dict[str, Any]]] = {
     "received": ("inspect", INSPECT_OK),
     "inspected": ("sanitize", SANITIZE_OK),
     "sanitized": ("flash", FLASH_OK),
-    "firmware_validated": ("test", {"plan": 1, "measurements": GOOD}),
+    "firmware_validated": ("test", {"plan": 1, "rig": RIG, "measurements": GOOD}),
     "tested": ("grade", {"cosmetic": "B", "functional": "pass"}),
     "graded": ("disposition", {}),
     "dispositioned:restock": ("repackage", {}),

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.processing.conftest import FLASH_OK, GOOD, INSPECT_OK, SANITIZE_OK, World, received, sold
+from tests.processing.conftest import (
+    FLASH_OK,
+    GOOD,
+    INSPECT_OK,
+    RIG,
+    SANITIZE_OK,
+    World,
+    received,
+    sold,
+)
 
 
 def _graded(world: World, serial: str) -> None:
@@ -11,7 +20,7 @@ def _graded(world: World, serial: str) -> None:
         ("inspect", INSPECT_OK),
         ("sanitize", SANITIZE_OK),
         ("flash", FLASH_OK),
-        ("test", {"plan": 1, "measurements": GOOD}),
+        ("test", {"plan": 1, "rig": RIG, "measurements": GOOD}),
         ("grade", {"cosmetic": "B", "functional": "pass"}),
     ):
         assert world.step("tech_a", serial, step, body).status_code == 200

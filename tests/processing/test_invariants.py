@@ -15,6 +15,7 @@ from tests.processing.conftest import (
     FLASH_OK,
     GOOD,
     INSPECT_OK,
+    RIG,
     SANITIZE_OK,
     World,
     received,
@@ -140,7 +141,7 @@ def test_3_new_and_refurbished_stock_never_share_a_line(world: World) -> None:
         world.step("tech_a", serial, "inspect", INSPECT_OK | {"packaging": packaging})
         world.step("tech_a", serial, "sanitize", SANITIZE_OK | {"account": account})
         world.step("tech_a", serial, "flash", FLASH_OK)
-        world.step("tech_a", serial, "test", {"plan": 1, "measurements": GOOD})
+        world.step("tech_a", serial, "test", {"plan": 1, "rig": RIG, "measurements": GOOD})
         world.step("tech_a", serial, "grade", {"cosmetic": cosmetic, "functional": "pass"})
         world.step("tech_a", serial, "disposition", {})
         assert world.step("tech_a", serial, "repackage", {}).status_code == 200

@@ -6,6 +6,7 @@ from tests.processing.conftest import (
     FLASH_OK,
     GOOD,
     INSPECT_OK,
+    RIG,
     SANITIZE_OK,
     SHA_OLD,
     World,
@@ -130,7 +131,10 @@ def test_a_value_out_of_limits_fails_the_test_naming_the_test(world: World) -> N
     for step, body in (("inspect", INSPECT_OK), ("sanitize", SANITIZE_OK), ("flash", FLASH_OK)):
         world.step("tech_a", "SPK000006", step, body)
     failed = world.step(
-        "tech_a", "SPK000006", "test", {"plan": 1, "measurements": GOOD | {"speaker_db": 71.0}}
+        "tech_a",
+        "SPK000006",
+        "test",
+        {"plan": 1, "rig": RIG, "measurements": GOOD | {"speaker_db": 71.0}},
     )
     assert failed.status_code == 200
     assert failed.json()["state"] == "test_failed"
@@ -138,7 +142,7 @@ def test_a_value_out_of_limits_fails_the_test_naming_the_test(world: World) -> N
         {"test": "speaker_db", "reason": "below the minimum of 80.0 dB", "value": 71.0}
     ]
     missing = world.step(
-        "tech_a", "SPK000006", "test", {"plan": 1, "measurements": {"speaker_db": 90}}
+        "tech_a", "SPK000006", "test", {"plan": 1, "rig": RIG, "measurements": {"speaker_db": 90}}
     )
     assert {f["test"] for f in missing.json()["failures"]} == {"wifi_rssi", "mic_ok"}
     routed = world.step("tech_a", "SPK000006", "disposition", {})
@@ -248,7 +252,7 @@ def test_a_sealed_never_activated_unit_may_be_sold_as_new_and_others_never(world
     world.step("tech_a", "SPK000014", "inspect", INSPECT_OK | {"packaging": "sealed"})
     world.step("tech_a", "SPK000014", "sanitize", SANITIZE_OK | {"account": "none_found"})
     world.step("tech_a", "SPK000014", "flash", FLASH_OK)
-    world.step("tech_a", "SPK000014", "test", {"plan": 1, "measurements": GOOD})
+    world.step("tech_a", "SPK000014", "test", {"plan": 1, "rig": RIG, "measurements": GOOD})
     graded = world.step("tech_a", "SPK000014", "grade", {"cosmetic": "A", "functional": "pass"})
     assert graded.json()["may_sell_as_new"] is True
     assert graded.json()["condition_sku"] == "SPK-100"
@@ -257,7 +261,7 @@ def test_a_sealed_never_activated_unit_may_be_sold_as_new_and_others_never(world
     world.step("tech_a", "SPK000015", "inspect", INSPECT_OK | {"packaging": "sealed"})
     world.step("tech_a", "SPK000015", "sanitize", SANITIZE_OK)
     world.step("tech_a", "SPK000015", "flash", FLASH_OK)
-    world.step("tech_a", "SPK000015", "test", {"plan": 1, "measurements": GOOD})
+    world.step("tech_a", "SPK000015", "test", {"plan": 1, "rig": RIG, "measurements": GOOD})
     graded = world.step("tech_a", "SPK000015", "grade", {"cosmetic": "A", "functional": "pass"})
     assert graded.json()["may_sell_as_new"] is False
     assert graded.json()["condition_sku"] == "SPK-100-RF-A"

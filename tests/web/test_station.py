@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.processing.conftest import GOOD, SHA_CURRENT, World, received, world  # noqa: F401
+from tests.processing.conftest import (  # noqa: F401
+    GOOD,
+    RIG,
+    SHA_CURRENT,
+    World,
+    calibration,
+    received,
+    world,
+)
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -97,7 +105,7 @@ def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClie
                 "readback_sha256": SHA_CURRENT,
             },
         ),
-        ("test", {"plan": "1", **measurements}),
+        ("test", {"plan": "1", "rig": RIG, **measurements}),
         ("grade", {"cosmetic": "B", "functional": "pass"}),
         ("disposition", {}),
         ("repackage", {"box": "refurbished", "label_printed": "on"}),
@@ -136,7 +144,13 @@ def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
         },
     ):
         assert _record(tech, "SPK000002", fields)[1].status_code == 200
-    failing = {"plan": "1", "m.speaker_db": "71", "m.wifi_rssi": "-50", "m.mic_ok": "true"}
+    failing = {
+        "plan": "1",
+        "rig": RIG,
+        "m.speaker_db": "71",
+        "m.wifi_rssi": "-50",
+        "m.mic_ok": "true",
+    }
     step, asked = _record(tech, "SPK000002", failing)
     assert (step, asked.status_code) == ("test", 422)
     assert "the test fails (speaker_db): record the fault codes" in asked.text
@@ -210,3 +224,88 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
     assert held.status_code == 200 and "overridden to write_off" in held.text
     last = world.unit("SPK000005")["history"][-1]
     assert (last["actor"], last["override_reason"]) == ("sup.web", "swollen, write it off now")
+
+
+def _to_flash(tech: TestClient, serial: str) -> None:
+    for fields in (
+        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {
+            "method": "purge",
+            "tool": "WipeKit 4.2",
+            "verification": "full",
+            "verification_result": "passed",
+            "account": "deactivated",
+        },
+    ):
+        assert _record(tech, serial, fields)[1].status_code == 200
+
+
+def test_the_flash_step_offers_the_current_image_for_download(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    received(world, "SPK000005")
+    _to_flash(tech, "SPK000005")
+    page = tech.get("/station/units/SPK000005", headers=BROWSER)
+    assert _next_step(page.text) == "flash"
+    assert "Current release <strong>1.1.0</strong>" in page.text
+    assert "only its hash is registered" in page.text and "image-download" not in page.text
+
+    image = b"station image 2.0.0" * 1000
+    uploaded = world.call(
+        "admin",
+        "POST",
+        "/api/v1/products/SPK-100/firmware/2.0.0/image",
+        params={"status": "current"},
+        content=image,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    page = tech.get("/station/units/SPK000005", headers=BROWSER)
+    link = re.search(r'id="image-download" href="([^"]+)"', page.text)
+    assert link, page.text
+    assert "Current release <strong>2.0.0</strong>" in page.text
+    download = tech.get(link.group(1))
+    assert download.status_code == 200
+    assert download.content == image
+
+
+def test_the_test_step_is_taken_on_a_chosen_calibrated_rig(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    late = calibration(days_ago=400, days_left=-10, ref="CAL-LATE")
+    rig = {"code": "RIG-OLD", "name": "Old bench", "kind": "audio bench"}
+    assert world.call("admin", "POST", "/api/v1/sites/HUB-A/rigs", json=rig).status_code == 201
+    path = "/api/v1/sites/HUB-A/rigs/RIG-OLD/calibrations"
+    assert world.call("admin", "POST", path, json=late).status_code == 201
+    received(world, "SPK000006")
+    _to_flash(tech, "SPK000006")
+    flash = {
+        "release": "1.1.0",
+        "image_sha256": SHA_CURRENT,
+        "readback_version": "1.1.0",
+        "readback_sha256": SHA_CURRENT,
+    }
+    assert _record(tech, "SPK000006", flash)[1].status_code == 200
+    page = tech.get("/station/units/SPK000006", headers=BROWSER)
+    assert _next_step(page.text) == "test"
+    select = re.search(r'<select id="f-rig" name="rig">(.*?)</select>', page.text, re.S)
+    assert select, page.text
+    assert re.search(r'<option value="RIG-1" selected>RIG-1 Audio bench \(calibrated', select[1])
+    assert "RIG-OLD Old bench (CALIBRATION DUE" in select[1]
+    assert "tested on a rig whose calibration is not due" in page.text
+
+    measurements = {f"m.{k}": str(v).lower() for k, v in GOOD.items()}
+    step, refused = _record(tech, "SPK000006", {"plan": "1", "rig": "RIG-OLD", **measurements})
+    assert (step, refused.status_code) == ("test", 422)
+    assert re.search(
+        r'id="error-rig">calibration of RIG-OLD was due on [0-9-]+ \(certificate CAL-LATE\)',
+        refused.text,
+    )
+    assert world.unit("SPK000006")["state"] == "firmware_validated"
+    _, passed = _record(tech, "SPK000006", {"plan": "1", "rig": RIG, **measurements})
+    assert passed.status_code == 200
+    unit = world.unit("SPK000006")
+    assert unit["state"] == "tested"
+    assert unit["history"][-1]["evidence"]["rig_calibration"]["certificate_ref"] == "CAL-HUB-A"

@@ -1,17 +1,28 @@
-"""Catalog over HTTP: brands, products and sites."""
+"""Catalog over HTTP: brands, products, sites, firmware releases and images, test plans, and
+test rigs with their calibrations."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
-from backhaul.accounts.deps import CurrentActor
-from backhaul.catalog import service
-from backhaul.catalog.models import FirmwareRelease, SiteKind, TestPlan
+from backhaul.accounts.deps import ActorBeforeBody, CurrentActor
+from backhaul.catalog import firmware_images, service
+from backhaul.catalog.firmware_images import StagedImage
+from backhaul.catalog.models import FirmwareRelease, ReleaseStatus, SiteKind, TestPlan, TestRig
 from backhaul.catalog.schemas import (
     BrandIn,
     BrandOut,
+    CalibrationIn,
+    CalibrationOut,
     FirmwareIn,
     FirmwareOut,
     FirmwarePatch,
@@ -23,14 +34,22 @@ from backhaul.catalog.schemas import (
     SitePatch,
     TestPlanIn,
     TestPlanOut,
+    TestRigIn,
+    TestRigOut,
+    TestRigPatch,
 )
+from backhaul.db import utcnow
 from backhaul.kit.audit_api import register_scope_check
-from backhaul.kit.http import DbSession, IfMatch, etag
+from backhaul.kit.http import PROBLEM, DbSession, IfMatch, etag
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 register_scope_check("product", service.get_product)
 register_scope_check("site", service.get_site)
 register_scope_check("brand", service.get_brand)
+register_scope_check("test_rig", service.rig_in_scope)
+IMAGE_PATH = "/products/{sku}/firmware/{version}/image"
+# The upload route, for the body-size middleware (which runs before routing).
+IMAGE_UPLOAD_PATH = re.compile(r"/api/v1/products/[^/]+/firmware/[^/]+/image")
 ShortText = Annotated[str | None, Query(max_length=80)]
 
 
@@ -131,8 +150,9 @@ def update_site(
     return SiteOut.model_validate(site)
 
 
-def _firmware_out(release: FirmwareRelease) -> FirmwareOut:
-    return FirmwareOut.model_validate(release.snapshot())
+def _firmware_out(release: FirmwareRelease, image_stored: bool | None = None) -> FirmwareOut:
+    stored = firmware_images.is_stored(release.sha256) if image_stored is None else image_stored
+    return FirmwareOut.model_validate(release.snapshot() | {"image_stored": stored})
 
 
 @router.get("/products/{sku}/firmware", response_model=list[FirmwareOut])
@@ -165,6 +185,97 @@ def set_firmware_status(
     return _firmware_out(service.set_firmware_status(session, actor, sku, version, data))
 
 
+async def _staged_image(request: Request, actor: ActorBeforeBody) -> AsyncIterator[StagedImage]:
+    """The request body written to the image store's incoming folder while it is hashed; the
+    temporary file is removed after the request unless the upload kept it. The caller is
+    checked first, and no write transaction is open while the body arrives."""
+    actor.require("firmware.upload")
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    if content_type.split(";")[0].strip().lower() != "application/octet-stream":
+        raise firmware_images.UnsupportedImageType(
+            f"send the image as raw bytes with Content-Type: application/octet-stream, "
+            f"not {content_type[:80]}",
+            field="header.Content-Type",
+        )
+    staged = await firmware_images.stage_stream(request.stream())
+    try:
+        yield staged
+    finally:
+        staged.discard()
+
+
+_IMAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The image's bytes (at most BACKHAUL_FIRMWARE_MAX_BYTES)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    IMAGE_PATH,
+    response_model=FirmwareOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_IMAGE_BODY,
+    responses={
+        200: {"model": FirmwareOut, "description": "The release existed; its image is stored"},
+        201: {"description": "The upload registered the release and stored its image"},
+        415: {"description": "Not sent as application/octet-stream", "content": {PROBLEM: {}}},
+    },
+)
+def upload_firmware_image(
+    sku: str,
+    version: str,
+    staged: Annotated[StagedImage, Depends(_staged_image)],
+    session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    release_status: Annotated[
+        ReleaseStatus | None,
+        Query(alias="status", description="For a new version: its status (default supported)"),
+    ] = None,
+) -> FirmwareOut:
+    """Upload a release's image (raw bytes). The server computes its sha256 and size: for a
+    release registered by hash they must match; an unknown version is registered by the upload.
+    Uploading the same bytes again changes nothing."""
+    upload = service.store_firmware_image(session, actor, sku, version, staged, release_status)
+    if not upload.created:
+        response.status_code = status.HTTP_200_OK
+    return _firmware_out(upload.release, image_stored=True)
+
+
+@router.get(
+    IMAGE_PATH,
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The image; ETag and Repr-Digest carry its sha256",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def download_firmware_image(
+    sku: str, version: str, session: DbSession, actor: CurrentActor
+) -> FileResponse:
+    """Download a release's image (404 when only its hash is registered)."""
+    release, path = service.firmware_image(session, actor, sku, version)
+    return image_response(release, path)
+
+
+def image_response(release: FirmwareRelease, path: Path) -> FileResponse:
+    """A firmware image as a download, labelled with its sha256 (ETag and RFC 9530 digest)."""
+    digest = base64.b64encode(bytes.fromhex(release.sha256)).decode()
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=f"{release.product.sku}-{release.version}.bin",
+        headers={"ETag": f'"{release.sha256}"', "Repr-Digest": f"sha-256=:{digest}:"},
+    )
+
+
 def _plan_out(plan: TestPlan, current_version: int | None) -> TestPlanOut:
     return TestPlanOut.model_validate(
         plan.snapshot() | {"current": plan.version == current_version}
@@ -188,3 +299,70 @@ def add_test_plan(
     """Publish a new test plan version (it becomes the current plan)."""
     plan = service.add_test_plan(session, actor, sku, data)
     return _plan_out(plan, plan.version)
+
+
+# --- test rigs ---------------------------------------------------------------------------
+
+
+def _rig_out(
+    session: Session, rig: TestRig, now: datetime, *, with_history: bool = False
+) -> TestRigOut:
+    verdict, latest = service.rig_verdict(session, rig, now)
+    history = service.rig_calibrations(session, rig) if with_history else None
+    return TestRigOut(
+        site=rig.site.code,
+        code=rig.code,
+        name=rig.name,
+        kind=rig.kind,
+        active=rig.active,
+        status=verdict.status.value,
+        refusal=verdict.refusal,
+        calibration=CalibrationOut.model_validate(latest) if latest is not None else None,
+        calibrations=[CalibrationOut.model_validate(c) for c in history]
+        if history is not None
+        else None,
+    )
+
+
+@router.get("/sites/{code}/rigs", response_model=list[TestRigOut])
+def list_rigs(code: str, session: DbSession, actor: CurrentActor) -> list[TestRigOut]:
+    """The site's test rigs, each with its current calibration and whether it may be used."""
+    now = utcnow()
+    return [_rig_out(session, rig, now) for rig in service.list_rigs(session, actor, code)]
+
+
+@router.post("/sites/{code}/rigs", response_model=TestRigOut, status_code=status.HTTP_201_CREATED)
+def create_rig(code: str, data: TestRigIn, session: DbSession, actor: CurrentActor) -> TestRigOut:
+    """Add a test rig to a site (it needs a calibration before anything is tested on it)."""
+    rig = service.create_rig(session, actor, code, data)
+    return _rig_out(session, rig, utcnow(), with_history=True)
+
+
+@router.get("/sites/{code}/rigs/{rig}", response_model=TestRigOut)
+def get_rig(code: str, rig: str, session: DbSession, actor: CurrentActor) -> TestRigOut:
+    """One rig with all its calibration records, newest first."""
+    found = service.get_rig(session, actor, code, rig)
+    return _rig_out(session, found, utcnow(), with_history=True)
+
+
+@router.patch("/sites/{code}/rigs/{rig}", response_model=TestRigOut)
+def update_rig(
+    code: str, rig: str, patch: TestRigPatch, session: DbSession, actor: CurrentActor
+) -> TestRigOut:
+    """Rename a rig, or take it out of service (`active: false`) and back."""
+    found = service.update_rig(session, actor, code, rig, patch)
+    return _rig_out(session, found, utcnow(), with_history=True)
+
+
+@router.post(
+    "/sites/{code}/rigs/{rig}/calibrations",
+    response_model=TestRigOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def record_calibration(
+    code: str, rig: str, data: CalibrationIn, session: DbSession, actor: CurrentActor
+) -> TestRigOut:
+    """Record a calibration of the rig from its certificate; answers the rig as it now stands."""
+    service.record_calibration(session, actor, code, rig, data)
+    found = service.get_rig(session, actor, code, rig)
+    return _rig_out(session, found, utcnow(), with_history=True)

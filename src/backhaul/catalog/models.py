@@ -1,15 +1,18 @@
-"""Catalog tables: brands, products, sites, firmware releases and test plans."""
+"""Catalog tables: brands, products, sites, firmware releases, test plans, and the test rigs of
+sites with their calibration records."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     Enum,
     ForeignKey,
     Integer,
@@ -206,3 +209,57 @@ class TestPlan(Base):
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
         return {"sku": self.product.sku, "version": self.version, "tests": self.tests}
+
+
+class TestRig(Scoped, Base):
+    """A test rig at a site (a bench, a fixture, an RF box); its code is unique at the site."""
+
+    __tablename__ = "test_rigs"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
+    __test__ = False  # not a pytest test class
+    site_scope = "site_id"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    site: Mapped[Site] = relationship(lazy="joined")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "site": self.site.code,
+            "code": self.code,
+            "name": self.name,
+            "kind": self.kind,
+            "active": self.active,
+        }
+
+
+class RigCalibration(Base):
+    """One calibration of a rig: when, until when, and the certificate that proves it."""
+
+    __tablename__ = "rig_calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rig_id: Mapped[int] = mapped_column(ForeignKey("test_rigs.id"), index=True)
+    calibrated_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    certificate_ref: Mapped[str] = mapped_column(String(80))
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "id": self.id,
+            "calibrated_on": self.calibrated_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "certificate_ref": self.certificate_ref,
+            "recorded_by": self.recorded_by,
+        }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -208,13 +210,15 @@ class FirmwarePatch(Input):
 
 
 class FirmwareOut(Output):
-    """A firmware release."""
+    """A firmware release; `image_stored` says whether the server holds its image or only the
+    hash (download it at `.../firmware/{version}/image`)."""
 
     sku: str
     version: str
     sha256: str
     size: int
     status: ReleaseStatus
+    image_stored: bool
 
 
 class PlanTest(Input):
@@ -264,3 +268,74 @@ class TestPlanOut(Output):
     version: int
     tests: list[PlanTest]
     current: bool
+
+
+RigCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,39}$", strip_whitespace=True, to_upper=True),
+    ToUpper,
+]
+CertificateRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=80, strip_whitespace=True)
+]
+
+
+class TestRigIn(Input):
+    """A new test rig at a site."""
+
+    __test__ = False
+    code: RigCode
+    name: Name
+    kind: Label = Field(description="What the rig is, e.g. audio bench, RF enclosure")
+    active: bool = True
+
+
+class TestRigPatch(Input):
+    """Fields to change on a rig; its code and site never change."""
+
+    __test__ = False
+    name: Name | None = None
+    kind: Label | None = None
+    active: bool | None = None
+
+
+class CalibrationIn(Input):
+    """A calibration of a rig, from its calibration certificate."""
+
+    calibrated_on: date
+    due_on: date
+    certificate_ref: CertificateRef = Field(description="The calibration certificate's reference")
+
+    @field_validator("due_on")
+    @classmethod
+    def _due_after_calibration(cls, due_on: date, info: ValidationInfo) -> date:
+        calibrated_on = info.data.get("calibrated_on")
+        if calibrated_on is not None and due_on <= calibrated_on:
+            raise ValueError(f"due_on must be after calibrated_on ({calibrated_on.isoformat()})")
+        return due_on
+
+
+class CalibrationOut(Output):
+    """A calibration record."""
+
+    id: int
+    calibrated_on: date
+    due_on: date
+    certificate_ref: str
+    recorded_by: str
+
+
+class TestRigOut(Output):
+    """A rig, whether it may be tested on today (`status`, `refusal`) and its newest
+    calibration; `calibrations` (newest first) only when one rig is asked for."""
+
+    __test__ = False
+    site: str
+    code: str
+    name: str
+    kind: str
+    active: bool
+    status: str = Field(description="calibrated, due, uncalibrated or inactive")
+    refusal: str | None = Field(description="Why a test on the rig is refused today, if it is")
+    calibration: CalibrationOut | None
+    calibrations: list[CalibrationOut] | None = None

@@ -1,22 +1,33 @@
-"""Catalog use cases: brands, products, sites, firmware releases and test plans."""
+"""Catalog use cases: brands, products, sites, firmware releases and their images, test plans,
+and test rigs with their calibrations."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backhaul.catalog import firmware_images, rigs
+from backhaul.catalog.firmware_images import StagedImage
 from backhaul.catalog.models import (
     Brand,
     FirmwareRelease,
     Product,
     ReleaseStatus,
+    RigCalibration,
     Site,
     TestPlan,
+    TestRig,
 )
 from backhaul.catalog.schemas import (
     BrandIn,
+    CalibrationIn,
     FirmwareIn,
     FirmwarePatch,
     ProductIn,
@@ -24,7 +35,10 @@ from backhaul.catalog.schemas import (
     SiteIn,
     SitePatch,
     TestPlanIn,
+    TestRigIn,
+    TestRigPatch,
 )
+from backhaul.db import after_commit, utcnow
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
 from backhaul.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
@@ -324,6 +338,131 @@ def set_firmware_status(
     return release
 
 
+# --- firmware images ---------------------------------------------------------------------
+
+
+@dataclass
+class ImageUpload:
+    """What an upload did: the release, whether the upload registered it, and whether the image
+    is new to the store (False: the same bytes were uploaded before, nothing changed)."""
+
+    release: FirmwareRelease
+    created: bool
+    newly_stored: bool
+
+
+def _firmware_label(release: FirmwareRelease) -> str:
+    return f"{release.product.sku}@{release.version}"
+
+
+def store_firmware_image(
+    session: Session,
+    actor: Actor,
+    sku: str,
+    version: str,
+    staged: StagedImage,
+    status: ReleaseStatus | None = None,
+) -> ImageUpload:
+    """Keep an uploaded image for a release: the bytes must be the registered release's (same
+    sha256 and size); for a version not registered yet, the upload registers it (`status`,
+    default supported). The image moves into the store when the transaction commits; a refused
+    upload's temporary file is removed at once."""
+    actor.require("firmware.upload")
+    try:
+        product = get_product(session, actor, sku)
+        if staged.size == 0:
+            raise ValidationFailed("the image is empty: send its bytes as the body", field="image")
+        release = session.scalars(
+            select(FirmwareRelease).where(
+                FirmwareRelease.product_id == product.id,
+                FirmwareRelease.version == version.strip(),
+            )
+        ).first()
+        created = release is None
+        if release is None:
+            release = add_firmware(
+                session, actor, product.sku, _new_release(version, staged, status)
+            )
+        else:
+            _check_image_matches(release, staged, status)
+    except BaseException:
+        staged.discard()
+        raise
+    if firmware_images.is_stored(release.sha256):
+        staged.discard()
+        return ImageUpload(release, created, newly_stored=False)
+    record_change(
+        session,
+        actor,
+        "firmware.image_stored",
+        "firmware",
+        _firmware_label(release),
+        release.snapshot() | {"image_stored": False},
+        release.snapshot() | {"image_stored": True},
+    )
+
+    def keep() -> None:
+        firmware_images.keep(staged)
+
+    after_commit(session, keep)
+    return ImageUpload(release, created, newly_stored=True)
+
+
+def _new_release(version: str, staged: StagedImage, status: ReleaseStatus | None) -> FirmwareIn:
+    try:
+        return FirmwareIn.model_validate(
+            {
+                "version": version,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "status": status or ReleaseStatus.supported,
+            }
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "version"
+        raise ValidationFailed(f"{name}: {first['msg']}", field=name) from None
+
+
+def _check_image_matches(
+    release: FirmwareRelease, staged: StagedImage, status: ReleaseStatus | None
+) -> None:
+    label = f"{release.product.sku} {release.version}"
+    if staged.sha256 != release.sha256:
+        raise ValidationFailed(
+            f"the uploaded image has sha256 {staged.sha256}, but {label} was registered with "
+            f"sha256 {release.sha256}: this is not its image",
+            field="sha256",
+        )
+    if staged.size != release.size:
+        raise ValidationFailed(
+            f"the uploaded image is {staged.size:,} bytes, but {label} was registered as "
+            f"{release.size:,} bytes",
+            field="size",
+        )
+    if status is not None and status is not release.status:
+        raise Conflict(
+            f"{label} is already registered as {release.status.value}; change its status "
+            "separately (PATCH the release, or `backhaul firmware set-status`)",
+            field="status",
+        )
+
+
+def firmware_image(
+    session: Session, actor: Actor, sku: str, version: str
+) -> tuple[FirmwareRelease, Path]:
+    """A release and the stored file of its image, or NotFound when only its hash is known."""
+    actor.require("firmware.download")
+    release = get_firmware(session, actor, sku, version)
+    path = firmware_images.image_path(release.sha256)
+    if not path.is_file():
+        raise NotFound(
+            f"only the hash of {release.product.sku} {release.version} is registered; "
+            "upload the image (POST .../image or `backhaul firmware upload`)"
+        )
+    return release, path
+
+
 # --- test plans --------------------------------------------------------------------------
 
 
@@ -375,3 +514,169 @@ def add_test_plan(session: Session, actor: Actor, sku: str, data: TestPlanIn) ->
         plan.snapshot(),
     )
     return plan
+
+
+# --- test rigs ---------------------------------------------------------------------------
+
+
+def site_today(site: Site, now: datetime) -> date:
+    """The date it is at the site (calibrations fall due by the site's own calendar)."""
+    return now.astimezone(ZoneInfo(site.timezone)).date()
+
+
+def rig_calibrations(session: Session, rig: TestRig) -> list[RigCalibration]:
+    """A rig's calibration records, the current one (newest calibration date) first."""
+    return list(
+        session.scalars(
+            select(RigCalibration)
+            .where(RigCalibration.rig_id == rig.id)
+            .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+        )
+    )
+
+
+def latest_calibration(session: Session, rig: TestRig) -> RigCalibration | None:
+    """The rig's current calibration: the one with the newest calibration date."""
+    return session.scalars(
+        select(RigCalibration)
+        .where(RigCalibration.rig_id == rig.id)
+        .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+        .limit(1)
+    ).first()
+
+
+def rig_verdict(
+    session: Session, rig: TestRig, now: datetime
+) -> tuple[rigs.RigVerdict, RigCalibration | None]:
+    """Whether the rig may be tested on now, with its current calibration."""
+    latest = latest_calibration(session, rig)
+    facts = (
+        rigs.Calibration(latest.calibrated_on, latest.due_on, latest.certificate_ref)
+        if latest is not None
+        else None
+    )
+    return rigs.verdict(rig.code, rig.active, facts, site_today(rig.site, now)), latest
+
+
+def list_rigs(session: Session, actor: Actor, site_code: str) -> list[TestRig]:
+    """The test rigs at a site the actor may see, by code."""
+    site = get_site(session, actor, site_code)
+    return list(
+        session.scalars(
+            visible(actor, select(TestRig), TestRig)
+            .where(TestRig.site_id == site.id)
+            .order_by(TestRig.code)
+        )
+    )
+
+
+def get_rig(session: Session, actor: Actor, site_code: str, rig_code: str) -> TestRig:
+    """One rig at a site, or NotFound."""
+    site = get_site(session, actor, site_code)
+    rig = session.scalars(
+        visible(actor, select(TestRig), TestRig).where(
+            TestRig.site_id == site.id, TestRig.code == rig_code.strip().upper()
+        )
+    ).first()
+    if rig is None:
+        raise NotFound(f"site {site.code} has no test rig '{rig_code}'")
+    return rig
+
+
+def _rig_label(rig: TestRig) -> str:
+    return f"{rig.site.code}/{rig.code}"
+
+
+def rig_in_scope(session: Session, actor: Actor, label: str) -> TestRig:
+    """The rig an audit object id (`SITE/RIG`) names, if the actor may see it."""
+    site_code, _, rig_code = label.partition("/")
+    return get_rig(session, actor, site_code, rig_code)
+
+
+def create_rig(session: Session, actor: Actor, site_code: str, data: TestRigIn) -> TestRig:
+    """Add a test rig to a site."""
+    site = get_site(session, actor, site_code)
+    actor.require("rigs.manage")
+    exists = session.scalar(
+        select(TestRig.id).where(TestRig.site_id == site.id, TestRig.code == data.code)
+    )
+    if exists is not None:
+        raise Conflict(f"site {site.code} already has a rig '{data.code}'", field="code")
+    rig = TestRig(site=site, **data.model_dump())
+    session.add(rig)
+    session.flush()
+    record_change(
+        session, actor, "test_rig.created", "test_rig", _rig_label(rig), None, rig.snapshot()
+    )
+    return rig
+
+
+def update_rig(
+    session: Session, actor: Actor, site_code: str, rig_code: str, patch: TestRigPatch
+) -> TestRig:
+    """Rename a rig, or take it out of (or back into) service."""
+    rig = get_rig(session, actor, site_code, rig_code)
+    actor.require("rigs.manage")
+    before = rig.snapshot()
+    _apply(rig, patch.model_dump(exclude_unset=True, exclude_none=True))
+    session.flush()
+    if rig.snapshot() != before:
+        record_change(
+            session, actor, "test_rig.updated", "test_rig", _rig_label(rig), before, rig.snapshot()
+        )
+    return rig
+
+
+def record_calibration(
+    session: Session, actor: Actor, site_code: str, rig_code: str, data: CalibrationIn
+) -> RigCalibration:
+    """Record a calibration of a rig (it becomes current when it is the newest)."""
+    rig = get_rig(session, actor, site_code, rig_code)
+    actor.require("rigs.manage")
+    now = utcnow()
+    today = site_today(rig.site, now)
+    if data.calibrated_on > today:
+        raise ValidationFailed(
+            f"calibrated_on {data.calibrated_on.isoformat()} is in the future at "
+            f"{rig.site.code} (today there is {today.isoformat()})",
+            field="calibrated_on",
+        )
+    previous = latest_calibration(session, rig)
+    calibration = RigCalibration(
+        rig_id=rig.id,
+        calibrated_on=data.calibrated_on,
+        due_on=data.due_on,
+        certificate_ref=data.certificate_ref,
+        recorded_by=actor.username,
+        recorded_at=now,
+    )
+    session.add(calibration)
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "test_rig.calibrated",
+        "test_rig",
+        _rig_label(rig),
+        previous.snapshot() if previous is not None else None,
+        calibration.snapshot(),
+    )
+    return calibration
+
+
+def rig_for_test(
+    session: Session, site: Site, rig_code: str, now: datetime
+) -> tuple[TestRig, RigCalibration]:
+    """The rig a test is run on at the unit's site, with the calibration that vouches for it;
+    ValidationFailed naming `rig` when it is unknown there, out of service, never calibrated
+    or its calibration is due."""
+    rig = session.scalars(
+        select(TestRig).where(TestRig.site_id == site.id, TestRig.code == rig_code)
+    ).first()
+    if rig is None:
+        raise ValidationFailed(f"site {site.code} has no test rig '{rig_code}'", field="rig")
+    verdict, calibration = rig_verdict(session, rig, now)
+    if not verdict.usable:
+        raise ValidationFailed(verdict.refusal or "rig refused", field="rig")
+    assert calibration is not None
+    return rig, calibration

@@ -8,7 +8,7 @@ import random
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,16 +18,29 @@ from sqlalchemy.orm import Session
 from backhaul.accounts.models import User
 from backhaul.accounts.schemas import UserIn
 from backhaul.accounts.service import create_user
-from backhaul.catalog.models import Brand, Product
-from backhaul.catalog.schemas import BrandIn, FirmwareIn, ProductIn, SiteIn, TestPlanIn
+from backhaul.catalog import firmware_images
+from backhaul.catalog.models import Brand, Product, ReleaseStatus
+from backhaul.catalog.schemas import (
+    BrandIn,
+    CalibrationIn,
+    FirmwareIn,
+    ProductIn,
+    SiteIn,
+    TestPlanIn,
+    TestRigIn,
+)
 from backhaul.catalog.service import (
     DEFAULT_BRAND_CODE,
     add_firmware,
     add_test_plan,
     create_brand,
     create_product,
+    create_rig,
     create_site,
+    record_calibration,
+    store_firmware_image,
 )
+from backhaul.db import utcnow
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
 from backhaul.units.service import import_units
@@ -303,13 +316,23 @@ TEST_PLANS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+def demo_image(sku: str, version: str) -> bytes:
+    """The demo's stand-in firmware image for a release (64 KiB, the same on every run)."""
+    return b"".join(
+        hashlib.sha256(f"{sku}@{version}:{block}".encode()).digest() for block in range(2048)
+    )
+
+
 def image_sha256(sku: str, version: str) -> str:
-    """The demo's stand-in image hash for a release (a real install registers real images)."""
-    return hashlib.sha256(f"{sku}@{version}".encode()).hexdigest()
+    """The sha256 of the demo's stand-in image for a release."""
+    return hashlib.sha256(demo_image(sku, version)).hexdigest()
 
 
 def _firmware_and_plan(session: Session, actor: Actor, sku: str) -> None:
+    """Releases registered by hash; the images of those still in use are uploaded too (the
+    deprecated one stays hash-only, as an old release often is)."""
     for version, status in FIRMWARE:
+        image = demo_image(sku, version)
         add_firmware(
             session,
             actor,
@@ -318,14 +341,47 @@ def _firmware_and_plan(session: Session, actor: Actor, sku: str) -> None:
                 {
                     "version": version,
                     "sha256": image_sha256(sku, version),
-                    "size": 48_000_000,
+                    "size": len(image),
                     "status": status,
                 }
             ),
         )
+        if status != ReleaseStatus.deprecated:
+            staged = firmware_images.stage([image])
+            store_firmware_image(session, actor, sku, version, staged)
     add_test_plan(
         session, actor, sku, TestPlanIn.model_validate({"version": 1, "tests": TEST_PLANS[sku]})
     )
+
+
+# Test rigs per hub: (code, name, kind, days since calibration, days until due). Reno's RF
+# enclosure is overdue, to show a refused test; every hub has exactly one usable rig.
+RIGS: dict[str, list[tuple[str, str, str, int, int]]] = {
+    "HUB-US": [
+        ("RIG-US-1", "Reno bench 1", "audio, camera and ring bench", 60, 305),
+        ("RIG-US-2", "Reno RF enclosure", "RF enclosure", 400, -35),
+    ],
+    "HUB-EU": [("RIG-EU-1", "Tilburg bench 1", "audio, camera and tablet bench", 90, 275)],
+    "HUB-JP": [("RIG-JP-1", "Osaka bench 1", "audio and camera bench", 30, 335)],
+}
+
+
+def _rigs(session: Session, actor: Actor, today: date) -> None:
+    """Each hub's test rigs with a calibration relative to `today`, so the demo can test."""
+    for site, rigs in RIGS.items():
+        for code, name, kind, age, left in rigs:
+            create_rig(session, actor, site, TestRigIn(code=code, name=name, kind=kind))
+            record_calibration(
+                session,
+                actor,
+                site,
+                code,
+                CalibrationIn(
+                    calibrated_on=today - timedelta(days=age),
+                    due_on=today + timedelta(days=left),
+                    certificate_ref=f"CAL-{code}-{(today - timedelta(days=age)).year}",
+                ),
+            )
 
 
 def _demo_brand(session: Session, actor: Actor) -> Brand:
@@ -360,6 +416,8 @@ def load_demo(
         _firmware_and_plan(session, actor, product["sku"])
     for site in SITES:
         create_site(session, actor, SiteIn.model_validate(site))
+    # A day behind UTC, so that no calibration is in the future at any hub.
+    _rigs(session, actor, utcnow().date() - timedelta(days=1))
     for user in USERS:
         if session.scalar(select(User.id).where(User.username == user["username"])) is None:
             create_user(session, actor, UserIn.model_validate({**user, "password": DEMO_PASSWORD}))

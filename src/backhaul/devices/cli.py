@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from backhaul.devices.adapter import load_adapter
 from backhaul.devices.simulated import FaultRates
-from backhaul.devices.station import StationAgent, UnitReport
+from backhaul.devices.station import ApiError, NoRig, StationAgent, UnitReport
 
 app = typer.Typer(
     help="The station agent: sanitize, flash and test on devices.", no_args_is_help=True
@@ -52,6 +53,18 @@ def run(
     verifier: Annotated[
         str | None, typer.Option(help="User name of the second person verifying wipes")
     ] = None,
+    rig: Annotated[
+        str | None,
+        typer.Option(
+            help="The test rig this station uses (default: the site's only calibrated rig)"
+        ),
+    ] = None,
+    image_cache: Annotated[
+        Path,
+        typer.Option(
+            envvar="BACKHAUL_STATION_CACHE", help="Where verified firmware images are kept"
+        ),
+    ] = Path(".backhaul-station-cache"),
     seed: Annotated[int, typer.Option(help="Simulated adapter: seed for its faults")] = 0,
     fault_rate: Annotated[
         float, typer.Option(help="Simulated adapter: chance of each fault per device", min=0, max=1)
@@ -77,12 +90,20 @@ def run(
         raise typer.Exit(2) from None
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
-        agent = StationAgent(client, device_adapter, site, verifier=verifier)
+        agent = StationAgent(
+            client, device_adapter, site, verifier=verifier, rig=rig, image_cache=image_cache
+        )
         try:
             serials = [serial] if serial else agent.waiting(batch)
         except Exception as error:  # the message is what the operator needs
             err.print(f"[bold red]error:[/] cannot list the units waiting at {site}: {error}")
             raise typer.Exit(2) from None
+        try:
+            rig_code = agent.test_rig()
+        except (NoRig, ApiError, httpx.HTTPError) as error:
+            err.print(f"[bold red]error:[/] {error}")
+            raise typer.Exit(2) from None
+        err.print(f"testing on rig {rig_code}")
         reports: list[UnitReport] = []
         with Progress(
             TextColumn("[bold]{task.description}"),

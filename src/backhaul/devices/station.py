@@ -1,11 +1,16 @@
 """The station agent: takes the units waiting at a site and drives each one through sanitize,
 flash and test on the device (through a `DeviceAdapter`) and on the server (through the API).
-The server judges the evidence; the agent only reports what the device did."""
+The server judges the evidence; the agent only reports what the device did. Firmware images are
+downloaded once, checked against the release's sha256 and kept by that hash."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,8 +49,29 @@ class ApiError(Exception):
         self.problem = problem
 
 
+def _refusal(response: httpx.Response) -> ApiError:
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {"detail": response.text[:200]}
+    return ApiError(response.status_code, problem)
+
+
+class ImageRejected(Exception):
+    """A downloaded firmware image is not the release's: it is never flashed."""
+
+
+class NoRig(Exception):
+    """The agent cannot tell which test rig it uses: the operator must say (`--rig`)."""
+
+
 class StationAgent:
-    """Drives units through sanitize, flash and test by the API, against one adapter."""
+    """Drives units through sanitize, flash and test by the API, against one adapter.
+
+    `rig` is the test rig's code at the site (default: the site's only calibrated rig);
+    `image_cache` a folder where verified firmware images are kept by sha256 across runs
+    (None: kept in memory for this run only).
+    """
 
     def __init__(
         self,
@@ -55,12 +81,17 @@ class StationAgent:
         *,
         verifier: str | None = None,
         max_flash_attempts: int = 2,
+        rig: str | None = None,
+        image_cache: Path | None = None,
     ) -> None:
         self.client = client
         self.adapter = adapter
         self.site = site.upper()
         self.verifier = verifier
         self.max_flash_attempts = max_flash_attempts
+        self.rig = rig.strip().upper() if rig else None
+        self.image_cache = image_cache
+        self._rig_checked: str | None = None
         self._products: dict[str, dict[str, Any]] = {}
         self._images: dict[str, bytes | None] = {}
 
@@ -69,11 +100,7 @@ class StationAgent:
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self.client.request(method, path, **kwargs)
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"detail": response.text[:200]}
-            raise ApiError(response.status_code, problem)
+            raise _refusal(response)
         return response
 
     def waiting(self, batch: int | None = None) -> list[str]:
@@ -102,16 +129,80 @@ class StationAgent:
             self._products[sku] = product
         return self._products[sku]
 
+    def test_rig(self) -> str:
+        """The rig tests are recorded on: the one named, or the site's only calibrated rig;
+        NoRig when there is no such rig or it may not be used (the server's reason)."""
+        if self.rig is None:
+            rigs = self._call("GET", f"/api/v1/sites/{self.site}/rigs").json()
+            calibrated = [r["code"] for r in rigs if r["status"] == "calibrated"]
+            if len(calibrated) != 1:
+                found = ", ".join(calibrated) if calibrated else "none"
+                raise NoRig(
+                    f"{self.site} has {len(calibrated)} calibrated test rigs ({found}): "
+                    "say which one this station uses with --rig"
+                )
+            self.rig = self._rig_checked = calibrated[0]
+        elif self._rig_checked != self.rig:
+            try:
+                found = self._call("GET", f"/api/v1/sites/{self.site}/rigs/{self.rig}").json()
+            except ApiError as error:
+                raise NoRig(str(error.problem.get("detail") or error)) from None
+            if found.get("refusal"):
+                raise NoRig(found["refusal"])
+            self._rig_checked = self.rig
+        return self.rig
+
     def _image(self, sku: str, release: dict[str, Any]) -> bytes | None:
-        """The release's image from the server (None when only its hash is registered)."""
-        if release["sha256"] not in self._images:
-            response = self.client.get(
-                f"/api/v1/products/{sku}/firmware/{release['version']}/image"
+        """The release's verified image (None when the server holds only its hash)."""
+        sha256 = release["sha256"]
+        if sha256 not in self._images:
+            image = self._cached_image(sha256)
+            if image is None and release.get("image_stored", True):
+                image = self._download(sku, release)
+            self._images[sha256] = image
+        return self._images[sha256]
+
+    def _cache_path(self, sha256: str) -> Path | None:
+        return self.image_cache / sha256[:2] / sha256 if self.image_cache is not None else None
+
+    def _cached_image(self, sha256: str) -> bytes | None:
+        """An image kept by an earlier run, if it still hashes right (else it is dropped)."""
+        path = self._cache_path(sha256)
+        if path is None or not path.is_file():
+            return None
+        image = path.read_bytes()
+        if hashlib.sha256(image).hexdigest() != sha256:
+            path.unlink(missing_ok=True)
+            return None
+        return image
+
+    def _download(self, sku: str, release: dict[str, Any]) -> bytes | None:
+        """Stream the image from the server, hashing it; refuse it unless it is the release's."""
+        sha256, version = release["sha256"], release["version"]
+        url = f"/api/v1/products/{sku}/firmware/{version}/image"
+        digest, chunks = hashlib.sha256(), []
+        with self.client.stream("GET", url) as response:
+            if response.status_code == 404:  # only the hash is registered
+                return None
+            if response.status_code >= 400:
+                response.read()
+                raise _refusal(response)
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                chunks.append(chunk)
+        if digest.hexdigest() != sha256:
+            raise ImageRejected(
+                f"the image downloaded for {sku} {version} has sha256 {digest.hexdigest()}, "
+                f"not the release's {sha256}: not flashed"
             )
-            self._images[release["sha256"]] = (
-                response.content if response.status_code == 200 else None
-            )
-        return self._images[release["sha256"]]
+        image = b"".join(chunks)
+        path = self._cache_path(sha256)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{sha256}.{uuid.uuid4().hex}.part")
+            partial.write_bytes(image)
+            os.replace(partial, path)
+        return image
 
     def _step(
         self, report: UnitReport, version: int, step: str, body: dict[str, Any]
@@ -159,6 +250,8 @@ class StationAgent:
                 version = result["version"]
         except ApiError as error:
             report.error = str(error)
+        except (ImageRejected, NoRig) as error:
+            report.error = str(error)
         except (DeviceError, httpx.HTTPError) as error:
             report.error = f"{type(error).__name__}: {error}"
         return report
@@ -199,8 +292,14 @@ class StationAgent:
         plan = product["plan"]
         if plan is None:
             raise ApiError(409, {"detail": f"{report.sku} has no test plan"})
+        rig = self.test_rig()
         measurements = self.adapter.run_test(report.serial, plan["tests"])
-        return {"plan": plan["version"], "measurements": measurements, "station": self.site}
+        return {
+            "plan": plan["version"],
+            "rig": rig,
+            "measurements": measurements,
+            "station": self.site,
+        }
 
     def run(
         self, serials: list[str], progress: Callable[[UnitReport], None] | None = None

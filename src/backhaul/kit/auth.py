@@ -24,6 +24,11 @@ ALL_ROLES = frozenset(Role)
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.read": ALL_ROLES,
     "catalog.write": frozenset({Role.admin}),
+    # Uploading the image of a release registered by hash (the bytes must match that hash);
+    # an upload that registers a new release also needs catalog.write.
+    "firmware.upload": frozenset({Role.admin, Role.supervisor}),
+    "firmware.download": frozenset({Role.admin, Role.supervisor, Role.technician}),
+    "rigs.manage": frozenset({Role.admin, Role.supervisor}),
     "brands.write": frozenset({Role.admin}),
     "users.manage": frozenset({Role.admin}),
     "keys.manage": frozenset({Role.admin}),

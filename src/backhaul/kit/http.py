@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -328,19 +329,35 @@ class BodyLimitMiddleware:
     without one (chunked) or with a lying one is counted as it arrives and refused when it
     passes the limit (FastAPI re-raises the HTTP exception from the body read; the handler above
     renders it). Starlette's own limiter answers the first case in plain text, hence this one.
+
+    `exceptions` gives routes that take large bodies (firmware images) their own limit:
+    (method, compiled path pattern, limit), first match wins.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exceptions: Sequence[tuple[str, re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.exceptions = tuple(exceptions)
+
+    def _limit_for(self, scope: Scope) -> int:
+        for method, pattern, limit in self.exceptions:
+            if scope.get("method") == method and pattern.fullmatch(scope.get("path", "")):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            response = http_problem(BodyTooLarge(self.limit))
+        if declared.isdigit() and int(declared) > limit:
+            response = http_problem(BodyTooLarge(limit))
             await response(scope, receive, send)
             return
         received = 0
@@ -350,8 +367,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)

@@ -151,7 +151,8 @@ TABLE: tuple[Transition, ...] = (
         _src(S.firmware_validated, S.test_failed),
         S.tested,
         S.test_failed,
-        records="test plan and version, measurements with limits, station, fault codes",
+        records="test plan and version, measurements with limits, station, rig and its "
+        "calibration (certificate, due date), fault codes",
     ),
     Transition(
         Step.grade,

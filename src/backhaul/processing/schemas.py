@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from backhaul.accounts.schemas import Username
-from backhaul.catalog.schemas import Scalar, Sha256, SiteCode, Sku, TestId, Version
+from backhaul.catalog.schemas import RigCode, Scalar, Sha256, SiteCode, Sku, TestId, Version
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output, ToUpper
 from backhaul.processing import faults
@@ -140,13 +140,16 @@ class FlashIn(Input):
 
 
 class TestIn(Input):
-    """Measurements against a test plan version."""
+    """Measurements against a test plan version, taken on a calibrated rig at the unit's site."""
 
     __test__ = False
     plan: int = Field(ge=1, le=1_000_000, description="The plan version tested against")
+    rig: RigCode = Field(
+        description="Code of the test rig used, at the unit's site; its calibration must be "
+        "current (not due)"
+    )
     measurements: dict[TestId, Scalar] = Field(max_length=200)
     station: Annotated[str, StringConstraints(max_length=60)] = ""
-    rig: Annotated[str, StringConstraints(max_length=60)] = ""
     fault_codes: list[FaultCode] = Field(default_factory=list, max_length=20)
 
 

@@ -320,6 +320,10 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
             f"plan version {data.plan} is not current: test against version {plan.version}",
             field="plan",
         )
+    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
+    if site is None:
+        raise IllegalTransition(f"unit {ctx.unit.serial} is at no site", missing="receive")
+    rig, calibration = catalog.rig_for_test(ctx.session, site, data.rig, ctx.now)
     limit = DEFAULT_MAX_TEST_ATTEMPTS
     if ctx.facts.test_attempts >= limit:
         raise IllegalTransition(
@@ -333,7 +337,17 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
             f"measurement '{result.unknown[0]}' is not in plan version {plan.version}",
             field=f"measurements.{result.unknown[0]}",
         )
-    evidence = data.model_dump() | {"attempt": ctx.facts.test_attempts + 1}
+    evidence = data.model_dump() | {
+        "attempt": ctx.facts.test_attempts + 1,
+        "rig": rig.code,
+        # The calibration that vouched for the rig on the day (design: "rig calibration id").
+        "rig_calibration": {
+            "id": calibration.id,
+            "certificate_ref": calibration.certificate_ref,
+            "calibrated_on": calibration.calibrated_on.isoformat(),
+            "due_on": calibration.due_on.isoformat(),
+        },
+    }
     failures = [f.as_dict() for f in result.failures]
     return Evaluation(
         Outcome.passed if result.passed else Outcome.failed, evidence, failures=failures

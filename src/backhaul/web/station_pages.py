@@ -11,8 +11,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from backhaul.catalog import firmware_images
 from backhaul.catalog import service as catalog
+from backhaul.catalog.api import image_response
 from backhaul.catalog.models import SiteKind
+from backhaul.db import utcnow
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from backhaul.kit.http import DbSession
@@ -68,6 +71,16 @@ class Field:
 
 
 @dataclass
+class Release:
+    """The release a flash step writes, and where to download its image (None: hash only)."""
+
+    version: str
+    sha256: str
+    size: int
+    download: str | None
+
+
+@dataclass
 class StepForm:
     """The form of a step: its fields and what counts as a pass."""
 
@@ -75,6 +88,7 @@ class StepForm:
     fields: list[Field]
     passes: list[str]
     on_fail: str = ""
+    release: Release | None = None
 
 
 def _choices(*values: str) -> list[tuple[str, str]]:
@@ -152,6 +166,11 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
         release = catalog.current_firmware(session, unit.product_id)
         version = release.version if release else ""
         sha = release.sha256 if release else ""
+        shown = None
+        if release is not None:
+            stored = firmware_images.is_stored(release.sha256)
+            link = f"/station/firmware/{unit.sku}/{release.version}/image" if stored else None
+            shown = Release(release.version, release.sha256, release.size, link)
         return StepForm(
             step,
             [
@@ -161,6 +180,7 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                 Field("readback_sha256", "Read-back sha256"),
             ],
             [f"the device reads back version {version} with sha256 {sha[:12]}…"],
+            release=shown,
         )
     if step is Step.test:
         plan = catalog.current_test_plan(session, unit.product_id)
@@ -177,9 +197,13 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                         f"m.{test['id']}", test["id"], "number", required=test.get("required", True)
                     )
                 )
-        fields += [Field("station", "Station", value="", required=False), codes]
+        rig, rig_pass = _rig_field(session, actor, unit)
+        fields += [rig, Field("station", "Station", value="", required=False), codes]
         return StepForm(
-            step, fields, [_limits(test) for test in tests], "a failed test asks for fault codes"
+            step,
+            fields,
+            [rig_pass, *(_limits(test) for test in tests)],
+            "a failed test asks for fault codes",
         )
     if step is Step.grade:
         return StepForm(
@@ -241,6 +265,35 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
             ["wiped; a battery hazard ships by ground only"],
         )
     return StepForm(step, [Field("site", "Site")], [])
+
+
+def _rig_field(session: Session, actor: Actor, unit: UnitState) -> tuple[Field, str]:
+    """The rig select (the site's rigs in service, the first usable one chosen) and the pass
+    criterion it brings: a calibration that is not due."""
+    now = utcnow()
+    options: list[tuple[str, str]] = []
+    usable: list[str] = []
+    for rig in catalog.list_rigs(session, actor, unit.site) if unit.site else []:
+        if not rig.active:
+            continue
+        verdict, latest = catalog.rig_verdict(session, rig, now)
+        if verdict.usable and latest is not None:
+            usable.append(rig.code)
+            note = f"calibrated, due {latest.due_on.isoformat()}"
+        elif latest is not None:
+            note = f"CALIBRATION DUE {latest.due_on.isoformat()}"
+        else:
+            note = "not calibrated"
+        options.append((rig.code, f"{rig.code} {rig.name} ({note})"))
+    help_text = (
+        ""
+        if usable
+        else f"no rig at {unit.site} has a current calibration: a supervisor records one first"
+    )
+    field = Field(
+        "rig", "Test rig", "select", options, value=usable[0] if usable else "", help=help_text
+    )
+    return field, "tested on a rig whose calibration is not due"
 
 
 def _limits(test: dict[str, Any]) -> str:
@@ -481,3 +534,10 @@ def label_pdf(serial: str, session: DbSession, actor: PageActor) -> Response:
 def label_zpl(serial: str, session: DbSession, actor: PageActor) -> Response:
     """The unit's label as ZPL."""
     return _label_response(session, actor, serial, "zpl")
+
+
+@router.get("/firmware/{sku}/{version}/image")
+def firmware_image(sku: str, version: str, session: DbSession, actor: PageActor) -> Response:
+    """Download a release's image to the station (for flashing tools outside Backhaul)."""
+    release, path = catalog.firmware_image(session, actor, sku, version)
+    return image_response(release, path)
