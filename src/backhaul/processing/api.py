@@ -68,6 +68,7 @@ def _respond(
             "failures": result.failures,
             "decision": result.decision,
             "certificate_id": result.certificate_id,
+            "reverification": result.reverification,
         }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)

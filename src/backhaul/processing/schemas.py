@@ -268,6 +268,9 @@ class StepResult(UnitOut):
     failures: list[dict[str, Any]] = Field(default_factory=list)
     decision: dict[str, Any] | None = None
     certificate_id: str | None = None
+    reverification: str | None = Field(
+        None, description="`pending` when this wipe was drawn for re-verification"
+    )
 
 
 class QueuedOut(Output):
