@@ -18,7 +18,7 @@ from backhaul.devices import cli as station_cli
 from backhaul.kit.auth import Role
 from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
-from backhaul.processing import certificates_cli
+from backhaul.processing import certificates_cli, reverification_cli
 from backhaul.returns import cli as returns_cli
 
 app = typer.Typer(
@@ -58,6 +58,8 @@ app.command("worker")(returns_cli.worker)
 app.add_typer(certificates_cli.app, name="certificates")
 # The station agent: `backhaul station run` (devices/cli.py).
 app.add_typer(station_cli.app, name="station")
+# Re-verification of sampled wipes: `backhaul reverify` (processing/reverification_cli.py).
+app.add_typer(reverification_cli.app, name="reverify")
 
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:

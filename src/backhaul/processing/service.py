@@ -712,6 +712,27 @@ def _record(
     )
 
 
+def fail_wipe_on_reverification(
+    session: Session, actor: Actor, unit: UnitState, evidence: dict[str, Any], reason: str
+) -> Performed:
+    """A drawn wipe failed its re-verification: record a failed `sanitize` through the one write
+    path. The table's failure target for sanitize is `quarantined`, from where sanitize is legal
+    again; the record keeps the position the unit really stood at (a re-verification may find
+    the unit anywhere in the house), and from now on every rule that asks "wiped since the
+    latest receipt?" (invariants 1 and 2, the disposition guard) answers no."""
+    history = store.load_steps(session, unit.id)
+    steps = _facts(history)
+    ctx = Context(session, actor, unit, steps, chain.facts(steps), utcnow())
+    at = lifecycle.position(unit.state, unit.route)
+    evaluation = Evaluation(
+        Outcome.failed,
+        evidence,
+        failures=[{"test": "reverification", "reason": reason}],
+        changes={"route": None},
+    )
+    return _record(ctx, Step.sanitize, at, evaluation, history)
+
+
 def _draw_for_reverification(
     ctx: Context, certificate_id: str, drawn: dict[str, Any] | None
 ) -> dict[str, Any]:
