@@ -20,6 +20,7 @@ from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
 from backhaul.processing import certificates_cli, reverification_cli
 from backhaul.returns import cli as returns_cli
+from backhaul.sop import cli as sop_cli
 
 app = typer.Typer(
     help="Backhaul: returns, repair and refurbishment of connected hardware.",
@@ -60,6 +61,8 @@ app.add_typer(certificates_cli.app, name="certificates")
 app.add_typer(station_cli.app, name="station")
 # Re-verification of sampled wipes: `backhaul reverify` (processing/reverification_cli.py).
 app.add_typer(reverification_cli.app, name="reverify")
+# The standard operating procedure: `backhaul sop --product --site` (sop/cli.py).
+app.command("sop")(sop_cli.sop)
 
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:

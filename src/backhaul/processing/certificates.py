@@ -270,6 +270,12 @@ def _rows(content: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     ]
 
 
+def field_sections() -> list[tuple[str, list[str]]]:
+    """The certificate's sections and the fields each one lists (what the PDF prints)."""
+    sample: dict[str, Any] = {"person_validating": {"name": ""}}
+    return [(heading, [label for label, _ in rows]) for heading, rows in _rows(sample)]
+
+
 def _standing(reverification: dict[str, Any]) -> str:
     """What re-verification found, in a sentence for the PDF."""
     status = reverification.get("status")

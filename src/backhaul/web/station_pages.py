@@ -19,6 +19,7 @@ from backhaul.kit.http import DbSession
 from backhaul.processing import (
     chain,
     faults,
+    grading,
     labels,
     lifecycle,
     queues,
@@ -193,10 +194,8 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                     "Cosmetic grade",
                     "select",
                     [
-                        ("A", "A: as new, no marks at arm's length"),
-                        ("B", "B: light marks, none on the display"),
-                        ("C", "C: visible wear, nothing broken"),
-                        ("D", "D: heavy wear or a crack"),
+                        (grade.value, f"{grade.value}: {meaning}")
+                        for grade, meaning in grading.COSMETIC_CRITERIA.items()
                     ],
                 ),
                 Field("functional", "Functional grade", "select", _choices("pass", "fail")),
