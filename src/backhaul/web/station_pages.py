@@ -464,6 +464,8 @@ def _record(
             message = f"{step.value}: {result.outcome} — now {now}"
             if result.decision:
                 message += f" ({result.decision['reason']})"
+            if result.reverification == "pending":
+                message += "; the wipe was drawn for re-verification by another person"
             flash(request, message)
             return RedirectResponse(f"/station/units/{result.unit.serial}", status_code=303)
     return _page(request, session, actor, serial, step.value, values, errors, status=422)
