@@ -225,6 +225,8 @@ def env_for(workdir: Path) -> dict[str, str]:
     env["BACKHAUL_DATABASE_URL"] = f"sqlite:///{workdir / 'backhaul.db'}"
     env["BACKHAUL_KEYS_DIR"] = str(workdir / "keys")
     env["BACKHAUL_SECRET_KEY"] = "bench-secret"
+    # Every unit runs to `available`: a wipe drawn for re-verification would hold its unit.
+    env.setdefault("BACKHAUL_REVERIFY_SHARE", "0")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

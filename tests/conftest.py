@@ -65,6 +65,9 @@ def fresh_database(migrated_template: str, folder: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("BACKHAUL_KEYS_DIR", str(folder / "keys"))
     monkeypatch.setenv("BACKHAUL_FIRMWARE_DIR", str(folder / "firmware"))
     monkeypatch.setenv("BACKHAUL_SECRET_KEY", "test-secret")
+    # No random re-verification holds unless a test asks for them (tests/processing/
+    # test_reverification.py sets the share it needs).
+    monkeypatch.setenv("BACKHAUL_REVERIFY_SHARE", "0")
     get_settings.cache_clear()
     dispose_engines()
     with session_scope() as session:

@@ -27,9 +27,10 @@ from backhaul.kit.http import (
 from backhaul.kit.signing import session_secret
 from backhaul.planning import api as planning_api
 from backhaul.processing import api as processing_api
-from backhaul.processing import stations_api
+from backhaul.processing import reverification_api, stations_api
 from backhaul.returns import api as returns_api
 from backhaul.settings import get_settings
+from backhaul.sop import api as sop_api
 from backhaul.units import api as units_api
 from backhaul.web import (
     auth_pages,
@@ -85,6 +86,8 @@ def create_app() -> FastAPI:
         units_api.router,
         processing_api.router,
         stations_api.router,
+        reverification_api.router,
+        sop_api.router,
         inventory_api.router,
         accounts_api.router,
         audit_api.router,

@@ -19,8 +19,9 @@ from backhaul.devices import cli as station_cli
 from backhaul.kit.auth import Role
 from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
-from backhaul.processing import certificates_cli
+from backhaul.processing import certificates_cli, reverification_cli
 from backhaul.returns import cli as returns_cli
+from backhaul.sop import cli as sop_cli
 
 app = typer.Typer(
     help="Backhaul: returns, repair and refurbishment of connected hardware.",
@@ -63,6 +64,10 @@ app.add_typer(station_cli.app, name="station")
 firmware_app.command("upload")(catalog_cli.firmware_upload)
 firmware_app.command("download")(catalog_cli.firmware_download)
 app.add_typer(catalog_cli.rigs_app, name="rigs")
+# Re-verification of sampled wipes: `backhaul reverify` (processing/reverification_cli.py).
+app.add_typer(reverification_cli.app, name="reverify")
+# The standard operating procedure: `backhaul sop --product --site` (sop/cli.py).
+app.command("sop")(sop_cli.sop)
 
 
 def _pairs(assignments: list[str]) -> dict[str, Any]:

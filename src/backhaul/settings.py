@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     easypost_webhook_secret: str | None = Field(
         None, description="EasyPost webhook secret (X-Hmac-Signature check); unset: refused"
     )
+    # processing: R2v3 re-verification sampling of wipes (processing/reverification.py)
+    reverify_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Share of passed wipes drawn at random for re-verification by another "
+        "person (0: none, 1: every one)",
+    )
 
 
 @lru_cache(maxsize=1)

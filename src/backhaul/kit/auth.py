@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "steps.intake": frozenset({Role.admin, Role.supervisor}),
     "steps.process": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "steps.override": frozenset({Role.admin, Role.supervisor}),
+    # Re-verification of wipes drawn at random: another technician or a supervisor records it.
+    "reverifications.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
+    "reverifications.record": frozenset({Role.supervisor, Role.technician}),
     "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
     "planning.read": frozenset({Role.admin, Role.supervisor, Role.analyst}),
     "planning.import": frozenset({Role.admin, Role.analyst}),

@@ -14,7 +14,7 @@ from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit import idempotency, signing
 from backhaul.kit.http import PROBLEM, DbSession, IfMatch
-from backhaul.processing import certificates, lifecycle, service
+from backhaul.processing import certificates, lifecycle, reverification, service
 from backhaul.processing.lifecycle import Step
 from backhaul.processing.schemas import QueuedOut, StepResult
 
@@ -69,6 +69,7 @@ def _respond(
             "failures": result.failures,
             "decision": result.decision,
             "certificate_id": result.certificate_id,
+            "reverification": result.reverification,
         }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)
@@ -138,18 +139,24 @@ for _step in Step:
 
 
 class CertificateOut(BaseModel):
-    """A certificate of sanitization: the signed content and its Ed25519 signature."""
+    """A certificate of sanitization: the signed content and its Ed25519 signature, and beside
+    them (not signed) what re-verification found when the wipe was drawn for it."""
 
     certificate: dict[str, Any]
     signature: str
     algorithm: str = certificates.ALGORITHM
+    reverification: dict[str, Any] | None = None
 
 
 @router.get("/units/{serial}/certificate", response_model=CertificateOut, tags=["units"])
 def certificate(serial: str, session: DbSession, actor: CurrentActor) -> CertificateOut:
     """The unit's newest certificate of sanitization (signed JSON)."""
     found = service.latest_certificate(session, actor, serial)
-    return CertificateOut(certificate=found.content, signature=found.signature)
+    return CertificateOut(
+        certificate=found.content,
+        signature=found.signature,
+        reverification=reverification.certificate_standing(session, found.id),
+    )
 
 
 @router.get(
@@ -161,7 +168,12 @@ def certificate(serial: str, session: DbSession, actor: CurrentActor) -> Certifi
 def certificate_pdf(serial: str, session: DbSession, actor: CurrentActor) -> Response:
     """The unit's newest certificate of sanitization as a PDF (with its signature)."""
     found = service.latest_certificate(session, actor, serial)
-    pdf = certificates.render_pdf(found.content, found.signature, signing.public_key_pem())
+    pdf = certificates.render_pdf(
+        found.content,
+        found.signature,
+        signing.public_key_pem(),
+        reverification.certificate_standing(session, found.id),
+    )
     name = f"certificate-{found.content.get('serial', serial)}.pdf"
     return Response(
         pdf,

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
@@ -269,8 +270,41 @@ def _rows(content: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     ]
 
 
-def render_pdf(content: dict[str, Any], signature: str, public_key_pem: bytes) -> bytes:
-    """The certificate as a one-page PDF: every field, the signature and how to check it."""
+def field_sections() -> list[tuple[str, list[str]]]:
+    """The certificate's sections and the fields each one lists (what the PDF prints)."""
+    sample: dict[str, Any] = {"person_validating": {"name": ""}}
+    return [(heading, [label for label, _ in rows]) for heading, rows in _rows(sample)]
+
+
+def _standing(reverification: dict[str, Any]) -> str:
+    """What re-verification found, in a sentence for the PDF."""
+    status = reverification.get("status")
+    if status == "failed":
+        return (
+            f"FAILED RE-VERIFICATION on {reverification.get('decided_at')} by "
+            f"{reverification.get('performed_by')} ({reverification.get('method')}, "
+            f"{reverification.get('tool')}): {reverification.get('notes')}. This wipe does not "
+            "stand; the unit was quarantined to be wiped again."
+        )
+    if status == "passed":
+        return (
+            f"Drawn at random for re-verification; re-verified on "
+            f"{reverification.get('decided_at')} by {reverification.get('performed_by')} "
+            f"({reverification.get('method')}, {reverification.get('tool')})."
+        )
+    if status == "pending":
+        return "Drawn at random for re-verification by another person: pending."
+    return "Drawn at random for re-verification; superseded by a newer wipe."
+
+
+def render_pdf(
+    content: dict[str, Any],
+    signature: str,
+    public_key_pem: bytes,
+    reverification: dict[str, Any] | None = None,
+) -> bytes:
+    """The certificate as a one-page PDF: every field, the signature and how to check it, and
+    (outside the signed content) what re-verification found."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -301,6 +335,17 @@ def render_pdf(content: dict[str, Any], signature: str, public_key_pem: bytes) -
         ),
         Spacer(1, 4 * mm),
     ]
+    if reverification is not None:
+        failed = reverification.get("status") == "failed"
+        colour = "#b00020" if failed else "#1d4e89"
+        story += [
+            Paragraph(
+                f"<font color='{colour}'><b>Re-verification</b> (recorded beside the signed "
+                f"certificate): {escape(_standing(reverification))}</font>",
+                small,
+            ),
+            Spacer(1, 3 * mm),
+        ]
     for heading, rows in _rows(content):
         story.append(Paragraph(heading, styles["Heading4"]))
         table = Table(

@@ -238,6 +238,17 @@ def _failed(f: DispositionFacts) -> bool:
     return f.state in ("test_failed", "firmware_failed") or f.functional == "fail"
 
 
+# Every rule a decision may cite (`disposition-<version>/<rule>`), in the order they are tried,
+# with when it applies and the route it chooses (the SOP and docs/stations.md print these).
+RULES: tuple[tuple[str, str, str], ...] = (
+    ("Q1", "not wiped since the latest receipt", "quarantine (nothing un-wiped is handed over)"),
+    ("Q2", "quarantined, or a hazard fault code, and wiped", "recycle"),
+    ("I1", "failed inspection, wiped", "recycle"),
+    ("F1", "neither graded nor failed a test", "quarantine, for a supervisor"),
+    ("E1", "otherwise", "the legal route with the highest expected net value"),
+)
+
+
 def _guard(f: DispositionFacts, taxonomy: Taxonomy) -> tuple[str, Route, str] | None:
     """The rules that decide before any economics."""
     if not f.wiped:

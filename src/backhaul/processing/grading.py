@@ -23,6 +23,13 @@ class Functional(enum.StrEnum):
 
 
 NEW = "new"
+# What each cosmetic grade means at the bench (the station form and the SOP show these).
+COSMETIC_CRITERIA: dict[Cosmetic, str] = {
+    Cosmetic.A: "as new, no marks at arm's length",
+    Cosmetic.B: "light marks, none on the display",
+    Cosmetic.C: "visible wear, nothing broken",
+    Cosmetic.D: "heavy wear or a crack",
+}
 
 
 @dataclass(frozen=True, slots=True)

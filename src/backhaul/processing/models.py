@@ -1,15 +1,19 @@
-"""Step records (a unit's life, append-only) and sanitization certificates."""
+"""Step records (a unit's life, append-only), sanitization certificates, and the wipes drawn
+for re-verification."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
+from backhaul.kit.visibility import Scoped
 
 
 class UnitStep(Base):
@@ -45,3 +49,51 @@ class SanitizationCertificate(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(String(200))
+
+
+class ReverificationStatus(enum.StrEnum):
+    """Where a drawn wipe's re-verification stands."""
+
+    pending = "pending"
+    passed = "passed"
+    failed = "failed"
+    superseded = "superseded"  # a newer wipe of the unit replaced the one drawn
+
+
+class WipeReverification(Scoped, Base):
+    """A passed wipe drawn at random for re-verification by another person (R2v3 sampling),
+    kept beside the unit's history: the draw, then the result and who found it."""
+
+    __tablename__ = "wipe_reverifications"
+    __table_args__ = (Index("ix_wipe_reverifications_queue", "status", "site_id"),)
+    brand_scope = "brand_id"
+    site_scope = "site_id"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    certificate_id: Mapped[str] = mapped_column(
+        ForeignKey("sanitization_certificates.id"), unique=True
+    )
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    wiped_by: Mapped[str] = mapped_column(String(200))
+    wiped_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    wipe_verified_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    status: Mapped[ReverificationStatus] = mapped_column(
+        Enum(
+            ReverificationStatus,
+            name="reverification_status",
+            native_enum=False,
+            validate_strings=True,
+            length=20,
+        )
+    )
+    performed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    performed_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    tool: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    notes: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    exception_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -271,6 +271,9 @@ class StepResult(UnitOut):
     failures: list[dict[str, Any]] = Field(default_factory=list)
     decision: dict[str, Any] | None = None
     certificate_id: str | None = None
+    reverification: str | None = Field(
+        None, description="`pending` when this wipe was drawn for re-verification"
+    )
 
 
 class QueuedOut(Output):
@@ -279,3 +282,38 @@ class QueuedOut(Output):
     queued: bool
     exception_id: int
     reason: str
+
+
+class ReverificationIn(Input):
+    """The result of re-verifying a wipe drawn at random, by someone who neither performed nor
+    verified it. A failure needs notes saying what was found."""
+
+    result: Literal["passed", "failed"]
+    method: Literal["full", "sampling", "forensic"] = Field(
+        description="full read-back of the storage, a sampled read-back, or a forensic "
+        "recovery attempt"
+    )
+    tool: ShortText = Field(description="Tool name and version")
+    notes: Notes = ""
+
+
+class ReverificationOut(Output):
+    """A wipe drawn for re-verification: the draw, who may not re-verify it, and the result."""
+
+    id: int
+    serial: str
+    sku: str
+    site: str | None
+    certificate_id: str
+    status: str = Field(description="pending, passed, failed, or superseded by a newer wipe")
+    share: float = Field(description="The share of wipes drawn when this one was drawn")
+    drawn_at: datetime
+    wiped_by: str
+    wipe_verified_by: str | None
+    who_may: str | None = Field(description="Who may record the result (while pending)")
+    performed_by: str | None
+    method: str | None
+    tool: str | None
+    notes: str | None
+    decided_at: datetime | None
+    exception_id: int | None = Field(description="The exception-queue item a failure raised")

@@ -3,6 +3,7 @@ write the step record, the unit's new state, the audit record and the outbound e
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ from backhaul.processing import (
     faults,
     grading,
     lifecycle,
+    sampling,
     store,
     testing,
 )
@@ -63,6 +65,7 @@ from backhaul.processing.schemas import (
 )
 from backhaul.processing.states import State
 from backhaul.processing.store import StepRow, UnitState
+from backhaul.settings import get_settings
 from backhaul.units import service as units
 from backhaul.units.registry import normalise_serial
 
@@ -70,6 +73,9 @@ DEFAULT_MAX_TEST_ATTEMPTS = 3
 # Steps where the unit arrives from outside the actor's sites: looked up by brand scope only.
 INTAKE_STEPS = frozenset({Step.authorize, Step.ship, Step.receive, Step.return_from_repair})
 PERMISSION = {Step.sell: "units.import", Step.authorize: "steps.intake", Step.ship: "steps.intake"}
+# Where re-verification draws come from: unpredictable, so nobody knows which wipe is checked
+# (tests put a seeded generator here).
+REVERIFY_CHANCE: sampling.Chance = secrets.SystemRandom()
 
 
 @dataclass
@@ -99,6 +105,7 @@ class Evaluation:
     certificate: dict[str, Any] | None = None
     # Items for the exception queue, written with the step (handlers only read).
     exceptions: list[dict[str, Any]] = field(default_factory=list)
+    reverification: dict[str, Any] | None = None  # a passed wipe drawn for re-verification
 
 
 @dataclass
@@ -111,6 +118,7 @@ class Performed:
     failures: list[dict[str, Any]]
     decision: dict[str, Any] | None
     certificate_id: str | None
+    reverification: str | None = None  # "pending" when this wipe was drawn
 
 
 @dataclass
@@ -150,6 +158,23 @@ def _partner_site(session: Session, code: str, field_name: str, kind: SiteKind) 
     if site is None or site.kind is not kind:
         raise ValidationFailed(f"no {kind.value.replace('_', ' ')} site '{code}'", field=field_name)
     return site
+
+
+def _require_reverified(ctx: Context, what: str) -> None:
+    """A wipe drawn for re-verification holds the unit in custody until it is re-verified."""
+    pending = store.pending_reverification(ctx.session, ctx.unit.id)
+    if pending is None:
+        return
+    wipe = sampling.Wipe(pending.wiped_by, pending.wiped_by_id, pending.wipe_verified_by)
+    raise IllegalTransition(
+        sampling.hold_message(ctx.unit.serial, what, wipe, ctx.unit.site, float(pending.share)),
+        missing="reverification",
+        reverification={
+            "status": "pending",
+            "certificate_id": pending.certificate_id,
+            "who_may": sampling.who_may(wipe, ctx.unit.site),
+        },
+    )
 
 
 def _require_wiped(ctx: Context, route: Route, what: str) -> None:
@@ -273,7 +298,23 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
         site_code=ctx.unit.site,
         now=ctx.now,
     )
-    return Evaluation(Outcome.passed, evidence, changes=changes, certificate=certificate)
+    share = get_settings().reverify_share
+    reverification = None
+    if sampling.drawn(share, REVERIFY_CHANCE):
+        evidence["reverification"] = {"drawn": True, "share": share}
+        reverification = {
+            "share": share,
+            "wiped_by": ctx.actor.username,
+            "wiped_by_id": ctx.actor.user_id,
+            "wipe_verified_by": verifier.username if verifier else None,
+        }
+    return Evaluation(
+        Outcome.passed,
+        evidence,
+        changes=changes,
+        certificate=certificate,
+        reverification=reverification,
+    )
 
 
 def _flash(ctx: Context, data: FlashIn) -> Evaluation:
@@ -442,6 +483,7 @@ def _repackage(ctx: Context, data: RepackageIn) -> Evaluation:
     )
     if missing:
         raise IllegalTransition(f"the unit cannot be sold: {missing}", missing=missing)
+    _require_reverified(ctx, "repackaging")
     condition = ctx.unit.condition or "new"
     evidence = data.model_dump() | {
         "condition": condition,
@@ -452,6 +494,7 @@ def _repackage(ctx: Context, data: RepackageIn) -> Evaluation:
 
 def _send_to_repair(ctx: Context, data: SendToRepairIn) -> Evaluation:
     _require_wiped(ctx, Route.repair, "sending to repair")
+    _require_reverified(ctx, "sending to repair")
     partner = _partner_site(ctx.session, data.partner, "partner", SiteKind.repair_partner)
     evidence = data.model_dump() | {"partner": partner.code}
     return Evaluation(Outcome.passed, evidence, site=partner)
@@ -469,11 +512,13 @@ def _return_from_repair(ctx: Context, data: ReturnFromRepairIn) -> Evaluation:
 
 def _harvest(ctx: Context, data: HarvestIn) -> Evaluation:
     _require_wiped(ctx, Route.harvest, "harvesting")
+    _require_reverified(ctx, "harvesting")
     return Evaluation(Outcome.passed, data.model_dump() | {"donor_serial": ctx.unit.serial})
 
 
 def _recycle(ctx: Context, data: RecycleIn) -> Evaluation:
     _require_wiped(ctx, Route.recycle, "recycling")
+    _require_reverified(ctx, "recycling")
     recycler = _partner_site(ctx.session, data.recycler, "recycler", SiteKind.recycler)
     return Evaluation(
         Outcome.passed, data.model_dump() | {"recycler": recycler.code}, site=recycler
@@ -486,6 +531,7 @@ def _write_off(ctx: Context, data: WriteOffIn) -> Evaluation:
 
 def _ship_to_customer(ctx: Context, data: ShipToCustomerIn) -> Evaluation:
     _require_wiped(ctx, Route.return_to_customer, "returning to the customer")
+    _require_reverified(ctx, "returning to the customer")
     if ctx.unit.hazard is not None:
         raise IllegalTransition(
             "the unit has a battery hazard and must not ship by air; arrange ground transport",
@@ -673,6 +719,7 @@ def _record(
         },
     )
     certificate_id = None
+    sampled: dict[str, Any] = {}
     if evaluation.certificate is not None:
         certificate_id = evaluation.certificate["certificate_id"]
         store.add_certificate(
@@ -686,11 +733,16 @@ def _record(
                 "signature": signing.sign(evaluation.certificate),
             },
         )
-    after = _snapshot(unit) | {
-        "step": step.value,
-        "seq": row.seq,
-        "outcome": evaluation.outcome.value,
-    }
+        sampled = _draw_for_reverification(ctx, certificate_id, evaluation.reverification)
+    after = (
+        _snapshot(unit)
+        | {
+            "step": step.value,
+            "seq": row.seq,
+            "outcome": evaluation.outcome.value,
+        }
+        | sampled
+    )
     record_change(session, ctx.actor, f"unit.{step.value}", "unit", unit.serial, before, after)
     return Performed(
         unit,
@@ -699,7 +751,58 @@ def _record(
         evaluation.failures,
         evaluation.decision,
         certificate_id,
+        sampled.get("reverification"),
     )
+
+
+def fail_wipe_on_reverification(
+    session: Session, actor: Actor, unit: UnitState, evidence: dict[str, Any], reason: str
+) -> Performed:
+    """A drawn wipe failed its re-verification: record a failed `sanitize` through the one write
+    path. The table's failure target for sanitize is `quarantined`, from where sanitize is legal
+    again; the record keeps the position the unit really stood at (a re-verification may find
+    the unit anywhere in the house), and from now on every rule that asks "wiped since the
+    latest receipt?" (invariants 1 and 2, the disposition guard) answers no."""
+    history = store.load_steps(session, unit.id)
+    steps = _facts(history)
+    ctx = Context(session, actor, unit, steps, chain.facts(steps), utcnow())
+    at = lifecycle.position(unit.state, unit.route)
+    evaluation = Evaluation(
+        Outcome.failed,
+        evidence,
+        failures=[{"test": "reverification", "reason": reason}],
+        changes={"route": None},
+    )
+    return _record(ctx, Step.sanitize, at, evaluation, history)
+
+
+def _draw_for_reverification(
+    ctx: Context, certificate_id: str, drawn: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A new wipe replaces any re-verification still pending for an older one; when this wipe
+    was drawn, record the draw beside the history. Returns what the audit record adds."""
+    added: dict[str, Any] = {}
+    superseded = store.supersede_reverifications(ctx.session, ctx.unit.id, certificate_id, ctx.now)
+    if superseded:
+        added["reverifications_superseded"] = superseded
+    if drawn is not None:
+        store.add_reverification(
+            ctx.session,
+            {
+                "unit_id": ctx.unit.id,
+                "certificate_id": certificate_id,
+                "brand_id": ctx.unit.brand_id,
+                "site_id": ctx.unit.site_id,
+                "share": Decimal(str(drawn["share"])),
+                "drawn_at": ctx.now,
+                "wiped_by": drawn["wiped_by"],
+                "wiped_by_id": drawn["wiped_by_id"],
+                "wipe_verified_by": drawn["wipe_verified_by"],
+                "status": "pending",
+            },
+        )
+        added["reverification"] = "pending"
+    return added
 
 
 def _queue_unknown_receipt(session: Session, actor: Actor, serial: str, data: ReceiveIn) -> Queued:

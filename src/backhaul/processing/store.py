@@ -16,7 +16,12 @@ from backhaul.catalog.models import Brand, Product, Regulated, Site
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import Conflict
 from backhaul.processing.lifecycle import Route
-from backhaul.processing.models import SanitizationCertificate, UnitStep
+from backhaul.processing.models import (
+    ReverificationStatus,
+    SanitizationCertificate,
+    UnitStep,
+    WipeReverification,
+)
 from backhaul.processing.states import State
 from backhaul.units.models import Unit
 
@@ -160,6 +165,36 @@ _UPDATE_UNIT = (
 _SELECT_VERSION = select(_UNITS.c.version).where(_UNITS.c.id == bindparam("unit_id"))
 _INSERT_STEP = insert(_STEPS).returning(_STEPS.c.id)
 _INSERT_CERTIFICATE = insert(cast(Table, SanitizationCertificate.__table__))
+_REVERIFICATIONS = cast(Table, WipeReverification.__table__)
+_INSERT_REVERIFICATION = insert(_REVERIFICATIONS)
+_SELECT_PENDING_REVERIFICATION = (
+    select(
+        _REVERIFICATIONS.c.id,
+        _REVERIFICATIONS.c.certificate_id,
+        _REVERIFICATIONS.c.share,
+        _REVERIFICATIONS.c.wiped_by,
+        _REVERIFICATIONS.c.wiped_by_id,
+        _REVERIFICATIONS.c.wipe_verified_by,
+    )
+    .where(
+        _REVERIFICATIONS.c.unit_id == bindparam("unit_id"),
+        _REVERIFICATIONS.c.status == ReverificationStatus.pending.value,
+    )
+    .order_by(_REVERIFICATIONS.c.id.desc())
+    .limit(1)
+)
+_SUPERSEDE_REVERIFICATIONS = (
+    update(_REVERIFICATIONS)
+    .where(
+        _REVERIFICATIONS.c.unit_id == bindparam("b_unit_id"),
+        _REVERIFICATIONS.c.status == ReverificationStatus.pending.value,
+    )
+    .values(
+        status=ReverificationStatus.superseded.value,
+        decided_at=bindparam("decided_at"),
+        notes=bindparam("notes"),
+    )
+)
 
 
 def load_unit(
@@ -211,3 +246,41 @@ def add_step(session: Session, values: dict[str, Any]) -> int:
 def add_certificate(session: Session, values: dict[str, Any]) -> None:
     """Insert a signed certificate of sanitization."""
     session.connection().execute(_INSERT_CERTIFICATE, values)
+
+
+@dataclass(frozen=True)
+class PendingReverification:
+    """A drawn wipe still waiting for its re-verification."""
+
+    id: int
+    certificate_id: str
+    share: Decimal
+    wiped_by: str
+    wiped_by_id: int | None
+    wipe_verified_by: str | None
+
+
+def pending_reverification(session: Session, unit_id: int) -> PendingReverification | None:
+    """The unit's re-verification that is still pending, if any (it holds the unit in custody)."""
+    row = session.connection().execute(_SELECT_PENDING_REVERIFICATION, {"unit_id": unit_id}).first()
+    return None if row is None else PendingReverification(*row)
+
+
+def add_reverification(session: Session, values: dict[str, Any]) -> None:
+    """Record that a wipe was drawn for re-verification."""
+    session.connection().execute(_INSERT_REVERIFICATION, values)
+
+
+def supersede_reverifications(
+    session: Session, unit_id: int, certificate_id: str, now: datetime
+) -> int:
+    """A newer wipe replaces any pending re-verification of an older one; returns how many."""
+    result = session.connection().execute(
+        _SUPERSEDE_REVERIFICATIONS,
+        {
+            "b_unit_id": unit_id,
+            "decided_at": now,
+            "notes": f"superseded by a newer wipe (certificate {certificate_id})",
+        },
+    )
+    return int(result.rowcount or 0)

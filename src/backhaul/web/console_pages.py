@@ -15,7 +15,7 @@ from backhaul.inventory import service as inventory
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated
 from backhaul.kit.http import DbSession
-from backhaul.processing import queues, service
+from backhaul.processing import queues, reverification, service
 from backhaul.processing.lifecycle import Route, Step
 from backhaul.processing.schemas import DispositionIn
 from backhaul.processing.states import State
@@ -52,6 +52,11 @@ def _console(
         quarantined=queues.units_at(session, actor, (State.quarantined,)),
         awaiting=queues.units_at(session, actor, OVERRIDABLE),
         exceptions=queues.open_exceptions(session, actor),
+        # console_reverification.html: pending re-verifications, then the latest failures
+        reverifications=reverification.queue(session, actor)
+        + reverification.queue(
+            session, actor, statuses=(reverification.Status.failed,), limit=20, newest_first=True
+        ),
         routes=[route.value for route in Route],
         form=form or {},
         errors=errors or {},

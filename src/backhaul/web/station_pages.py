@@ -22,14 +22,18 @@ from backhaul.kit.http import DbSession
 from backhaul.processing import (
     chain,
     faults,
+    grading,
     labels,
     lifecycle,
     queues,
+    reverification,
+    sampling,
     service,
     store,
     testing,
 )
 from backhaul.processing.lifecycle import Step
+from backhaul.processing.schemas import ReverificationIn
 from backhaul.processing.states import State
 from backhaul.processing.store import UnitState
 from backhaul.units.registry import normalise_serial
@@ -214,10 +218,8 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                     "Cosmetic grade",
                     "select",
                     [
-                        ("A", "A: as new, no marks at arm's length"),
-                        ("B", "B: light marks, none on the display"),
-                        ("C", "C: visible wear, nothing broken"),
-                        ("D", "D: heavy wear or a crack"),
+                        (grade.value, f"{grade.value}: {meaning}")
+                        for grade, meaning in grading.COSMETIC_CRITERIA.items()
                     ],
                 ),
                 Field("functional", "Functional grade", "select", _choices("pass", "fail")),
@@ -341,6 +343,7 @@ def _page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    reverify_form: dict[str, str] | None = None,
 ) -> Response:
     unit = _find(session, actor, serial)
     history = store.load_steps(session, unit.id)
@@ -369,6 +372,8 @@ def _page(
         errors=errors or {},
         decision=decision,
         codes=faults.taxonomy().leaves(),
+        reverify=_reverification_panel(session, actor, unit),
+        reverify_form=reverify_form or {},
     )
 
 
@@ -512,6 +517,8 @@ def _record(
             message = f"{step.value}: {result.outcome} — now {now}"
             if result.decision:
                 message += f" ({result.decision['reason']})"
+            if result.reverification == "pending":
+                message += "; the wipe was drawn for re-verification by another person"
             flash(request, message)
             return RedirectResponse(f"/station/units/{result.unit.serial}", status_code=303)
     return _page(request, session, actor, serial, step.value, values, errors, status=422)
@@ -541,3 +548,56 @@ def firmware_image(sku: str, version: str, session: DbSession, actor: PageActor)
     """Download a release's image to the station (for flashing tools outside Backhaul)."""
     release, path = catalog.firmware_image(session, actor, sku, version)
     return image_response(release, path)
+
+
+# --- re-verification of a drawn wipe (station_reverification.html) ------------------------
+
+
+def _reverification_panel(session: Session, actor: Actor, unit: UnitState) -> dict[str, Any] | None:
+    """The unit's re-verification, whether this person may record it, and why not."""
+    if not actor.can("reverifications.read"):
+        return None
+    record = reverification.latest_for_unit(session, unit.id)
+    if record is None:
+        return None
+    view = reverification.view(record, unit.serial, unit.sku, unit.site)
+    conflict = None
+    if view.status == "pending":
+        wipe = sampling.Wipe(record.wiped_by, record.wiped_by_id, record.wipe_verified_by)
+        conflict = sampling.conflict_of_interest(wipe, actor.username, actor.user_id)
+    return {
+        "record": view,
+        "conflict": conflict,
+        "may_record": view.status == "pending"
+        and conflict is None
+        and actor.can("reverifications.record"),
+        "methods": sampling.METHODS,
+    }
+
+
+@router.post("/units/{serial}/reverification", dependencies=[CsrfChecked])
+def record_reverification(
+    request: Request, serial: str, posted: Posted, session: DbSession, actor: PageActor
+) -> Response:
+    """Record the re-verification of the unit's drawn wipe through the API's service."""
+    fields = ("result", "method", "tool", "notes")
+    values = {name: posted.get(name, "").strip() for name in fields}
+    errors: dict[str, str] = {}
+    try:
+        data = ReverificationIn.model_validate({k: v for k, v in values.items() if v})
+        recorded = reverification.record(session, actor, serial, data)
+    except ValidationError as error:
+        for e in error.errors():
+            name = str(e["loc"][0]) if e["loc"] else "form"
+            errors.setdefault(f"reverify.{name}", str(e["msg"]).removeprefix("Value error, "))
+    except (NotAuthenticated, Forbidden, NotFound):
+        raise
+    except DomainError as error:
+        errors[f"reverify.{error.field or 'form'}"] = error.detail
+    else:
+        message = f"re-verification {recorded.status}"
+        if recorded.status == "failed":
+            message += ": escalated to the supervisors; the unit is quarantined"
+        flash(request, message)
+        return RedirectResponse(f"/station/units/{recorded.serial}", status_code=303)
+    return _page(request, session, actor, serial, errors=errors, status=422, reverify_form=values)
