@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "steps.intake": frozenset({Role.admin, Role.supervisor}),
     "steps.process": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "steps.override": frozenset({Role.admin, Role.supervisor}),
+    "overrides.request": frozenset({Role.admin, Role.supervisor, Role.technician}),
+    "overrides.read": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
     "planning.read": frozenset({Role.admin, Role.supervisor, Role.analyst}),
     "planning.import": frozenset({Role.admin, Role.analyst}),
