@@ -112,3 +112,32 @@ def assess(
 def hours(value: timedelta) -> float:
     """A duration in hours, to the hundredth."""
     return round(value.total_seconds() / 3600, 2)
+
+
+def apply_assignments(
+    default_hours: float, step_hours: Mapping[str, float], assignments: list[str]
+) -> tuple[float, dict[str, float]]:
+    """Apply `--wait-target` assignments to a site's targets: `HOURS` sets the default,
+    `STEP=HOURS` a step's target, `STEP=default` drops a step's own target. The values are
+    checked later, with the site's other fields; a malformed assignment is a ValueError."""
+    steps = dict(step_hours)
+    for item in assignments:
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep:
+            default_hours = _number(name, item)
+        elif not name:
+            raise ValueError(f"'{item}': name the step before '='")
+        elif value.lower() == "default":
+            steps.pop(name, None)
+        else:
+            steps[name] = _number(value, item)
+    return default_hours, steps
+
+
+def _number(text: str, item: str) -> float:
+    try:
+        return float(text.lower().removesuffix("h"))
+    except ValueError:
+        raise ValueError(
+            f"'{item}' is not HOURS, STEP=HOURS or STEP=default (e.g. 24, inspect=4)"
+        ) from None
