@@ -10,7 +10,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from backhaul.cli import app as cli
-
 from backhaul.db import session_scope
 from backhaul.kit import audit
 from backhaul.kit.audit import AuditRecord

@@ -29,7 +29,7 @@ from backhaul.processing import (
     testing,
 )
 from backhaul.processing.lifecycle import Route, Step
-from backhaul.processing.models import OverrideKind
+from backhaul.processing.models import OverrideKind, OverrideStatus
 from backhaul.processing.schemas import OverrideIn
 from backhaul.processing.states import State
 from backhaul.processing.store import UnitState
@@ -303,6 +303,8 @@ def _page(
     decision = next(
         (h["evidence"] for h in reversed(view["history"]) if h["step"] == "disposition"), None
     )
+    requests = _requests_for(session, actor, unit.serial)
+    pending = any(r.request.status is OverrideStatus.pending for r in requests)
     return render(
         request,
         "station_unit.html",
@@ -316,8 +318,9 @@ def _page(
         errors=errors or {},
         decision=decision,
         codes=faults.taxonomy().leaves(),
-        override_choices=override_choices(unit, history),
-        override_requests=_requests_for(session, actor, unit.serial),
+        # One pending request per unit: while it waits for a supervisor, nothing more to ask.
+        override_choices=[] if pending else override_choices(unit, history),
+        override_requests=requests,
         override_form=override_form or {},
         override_errors=override_errors or {},
     )
