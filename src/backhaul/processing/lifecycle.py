@@ -368,5 +368,15 @@ def render_document() -> str:
         + ") need a sanitize pass (clear or purge) "
         "or a destroy record after the latest receipt. Terminal states: "
         + ", ".join(f"`{s}`" for s in sorted(TERMINAL))
-        + ".\n"
+        + ".\n\n"
+        "**Overrides.** A supervisor may override a route (a `disposition` with a route and a "
+        "written reason, where the disposition step is allowed) or a failed "
+        + " or ".join(f"`{s}`" for s in sorted(OVERRIDABLE_FAILURES))
+        + " while that failure is the unit's latest step: a new record of the step with "
+        "outcome pass and the override in its evidence, through the step's pass transition "
+        "above. Never a failed "
+        + " or ".join(f"`{s}`" for s in sorted(OVERRIDE_REFUSED))
+        + " (invariants 1 and 2), nor a hazard (invariant 9). A unit waits at a site for the "
+        "first step allowed from its position (a failed test for its disposition); the site's "
+        "wait target for that step says when it waits too long.\n"
     )
