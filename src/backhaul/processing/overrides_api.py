@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.audit_api import register_scope_check
+from backhaul.kit.auth import Actor
 from backhaul.kit.http import DbSession, IfMatch
 from backhaul.kit.schemas import Output
 from backhaul.processing import overrides, service
@@ -24,12 +26,15 @@ from backhaul.processing.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["overrides"])
 RequestId = Annotated[int, Path(ge=1, le=2**62)]
-register_scope_check(
-    "override_request",
-    lambda session, actor, object_id: overrides.get_request(
-        session, actor, int(object_id) if object_id.isdigit() else 0
-    ),
-)
+
+
+def _request_in_scope(session: Session, actor: Actor, object_id: str) -> object:
+    """For the audit trail: NotFound unless the request is inside the actor's scope."""
+    number = int(object_id) if object_id.isdigit() and len(object_id) < 19 else 0
+    return overrides.get_request(session, actor, number)
+
+
+register_scope_check("override_request", _request_in_scope)
 
 
 class OverrideDecisionOut(Output):

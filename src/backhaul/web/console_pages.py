@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backhaul.db import utcnow
 from backhaul.inventory import service as inventory
 from backhaul.kit.auth import Actor
-from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated
+from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, ValidationFailed
 from backhaul.kit.http import DbSession
 from backhaul.processing import lifecycle, overrides, queues, service
 from backhaul.processing.lifecycle import Route, Step
@@ -158,6 +158,8 @@ def decide_request(
     key = f"request-{request_id}"
     errors: dict[str, str] = {}
     try:
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed("choose Approve or Reject", field="decision")
         data = OverrideDecisionIn(approve=decision == "approve", note=note or None)
         view, _performed = overrides.decide(session, actor, request_id, data)
     except ValidationError as error:
