@@ -27,7 +27,8 @@ from backhaul.kit.http import (
 from backhaul.kit.signing import session_secret
 from backhaul.planning import api as planning_api
 from backhaul.processing import api as processing_api
-from backhaul.processing import reverification_api, stations_api
+from backhaul.processing import overrides_api, reverification_api, stations_api
+from backhaul.processing import queues_api as processing_queues_api
 from backhaul.returns import api as returns_api
 from backhaul.settings import get_settings
 from backhaul.sop import api as sop_api
@@ -88,6 +89,8 @@ def create_app() -> FastAPI:
         stations_api.router,
         reverification_api.router,
         sop_api.router,
+        overrides_api.router,
+        processing_queues_api.router,
         inventory_api.router,
         accounts_api.router,
         audit_api.router,

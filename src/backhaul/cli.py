@@ -19,7 +19,7 @@ from backhaul.devices import cli as station_cli
 from backhaul.kit.auth import Role
 from backhaul.kit.cli import err, fail, out, parse, progress_bar, transaction
 from backhaul.planning import cli as planning_cli
-from backhaul.processing import certificates_cli, reverification_cli
+from backhaul.processing import certificates_cli, overrides_cli, reverification_cli
 from backhaul.returns import cli as returns_cli
 from backhaul.sop import cli as sop_cli
 
@@ -58,6 +58,8 @@ app.add_typer(returns_cli.app, name="returns")
 app.command("worker")(returns_cli.worker)
 # Certificates of sanitization: `backhaul certificates verify` (processing/certificates_cli.py).
 app.add_typer(certificates_cli.app, name="certificates")
+# Override requests: `backhaul overrides list|decide` (processing/overrides_cli.py).
+app.add_typer(overrides_cli.app, name="overrides")
 # The station agent: `backhaul station run` (devices/cli.py).
 app.add_typer(station_cli.app, name="station")
 # Firmware images and test rigs (catalog/cli.py).
@@ -489,17 +491,47 @@ def sites_create(
 @sites_app.command("update")
 def sites_update(
     code: Annotated[str, typer.Argument(help="The site's code")],
-    assignments: Annotated[list[str], _set_option("FIELD=VALUE to change (repeatable)")],
+    assignments: Annotated[
+        list[str] | None, _set_option("FIELD=VALUE to change (repeatable)")
+    ] = None,
+    wait_target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Wait target in hours: HOURS for the default, STEP=HOURS for one step, "
+            "STEP=default to drop a step's own target (repeatable)"
+        ),
+    ] = None,
 ) -> None:
-    """Change fields of a site, e.g. `--set labour_rate=41.50 --set capabilities='["wipe"]'`."""
+    """Change fields of a site, e.g. `--set labour_rate=41.50 --set capabilities='["wipe"]'`,
+    or its wait targets, e.g. `--wait-target 24 --wait-target inspect=4`."""
     from backhaul.catalog.schemas import SitePatch
-    from backhaul.catalog.service import update_site
+    from backhaul.catalog.service import get_site, update_site
+    from backhaul.processing.wait_targets import apply_assignments
 
-    patch = parse(SitePatch, _pairs(assignments))
+    if not assignments and not wait_target:
+        fail("nothing to change: give --set FIELD=VALUE or --wait-target")
+    fields = _pairs(assignments or [])
     with transaction() as (session, actor):
-        site = update_site(session, actor, code, patch)
+        if wait_target:
+            site = get_site(session, actor, code)
+            try:
+                default, steps = apply_assignments(
+                    site.wait_target_hours, site.step_wait_targets or {}, wait_target
+                )
+            except ValueError as error:
+                fail(f"--wait-target: {error}")
+            fields |= {"wait_target_hours": default, "step_wait_targets": steps}
+        site = update_site(session, actor, code, parse(SitePatch, fields))
         version = site.version
-    out.print(f"site {code.upper()} updated (version {version})")
+        targets = _wait_targets_text(site.wait_target_hours, site.step_wait_targets)
+    out.print(f"site {code.upper()} updated (version {version}); wait targets: {targets}")
+
+
+def _wait_targets_text(default: float, steps: dict[str, float] | None) -> str:
+    parts = [f"{default:g} h"] + [
+        f"{step} {hours:g} h" for step, hours in sorted((steps or {}).items())
+    ]
+    return ", ".join(parts)
 
 
 @sites_app.command("list")
@@ -509,11 +541,16 @@ def sites_list() -> None:
     from backhaul.catalog.service import list_sites
 
     with transaction(write=False) as (session, actor):
-        rows: list[BaseModel] = [SiteOut.model_validate(s) for s in list_sites(session, actor)]
-    _print_rows(
-        rows,
-        ["code", "name", "kind", "region", "timezone", "capabilities", "labour_rate", "currency"],
-    )
+        sites = list_sites(session, actor)
+        rows: list[BaseModel] = [SiteOut.model_validate(s) for s in sites]
+        targets = [_wait_targets_text(s.wait_target_hours, s.step_wait_targets) for s in sites]
+    columns = ["code", "name", "kind", "region", "timezone", "capabilities", "labour_rate"]
+    table = Table(*columns, "currency", "wait targets")
+    for row, target in zip(rows, targets, strict=True):
+        data = row.model_dump(mode="json")
+        cells = [", ".join(data[c]) if c == "capabilities" else str(data[c]) for c in columns]
+        table.add_row(*cells, data["currency"], target)
+    out.print(table)
 
 
 # --- units, firmware, test plans ---------------------------------------------------------

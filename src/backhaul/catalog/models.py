@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     Numeric,
@@ -134,6 +135,11 @@ class Site(Scoped, Base):
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     labour_rate: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     currency: Mapped[str] = mapped_column(String(3))
+    # How long a unit may wait here for its next step (hours): a default, and per step.
+    wait_target_hours: Mapped[float] = mapped_column(Float, default=24.0, server_default="24")
+    step_wait_targets: Mapped[dict[str, float]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -151,6 +157,8 @@ class Site(Scoped, Base):
             "capabilities": list(self.capabilities),
             "labour_rate": str(self.labour_rate),
             "currency": self.currency,
+            "wait_target_hours": self.wait_target_hours,
+            "step_wait_targets": dict(self.step_wait_targets or {}),
         }
 
 

@@ -23,6 +23,7 @@ from pydantic import (
 from backhaul.catalog.models import Battery, Regulated, ReleaseStatus, SiteKind
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output, ToLower, ToUpper
+from backhaul.processing import wait_targets
 
 Code = Annotated[
     str,
@@ -64,6 +65,15 @@ def _known_timezone(name: str) -> str:
     return name
 
 
+WaitHours = Annotated[
+    float,
+    Field(gt=0, le=wait_targets.MAX_HOURS, allow_inf_nan=False, description="Hours"),
+]
+StepWaitTargets = Annotated[
+    dict[str, WaitHours],
+    Field(max_length=20, description='Hours per step a unit waits for, e.g. {"inspect": 4}'),
+    AfterValidator(wait_targets.check_step_targets),
+]
 SerialPattern = Annotated[
     str, StringConstraints(min_length=1, max_length=200), AfterValidator(_compiles)
 ]
@@ -156,6 +166,8 @@ class SiteIn(Input):
     capabilities: list[Capability] = Field(default_factory=list, max_length=100)
     labour_rate: Money
     currency: Currency
+    wait_target_hours: WaitHours = wait_targets.DEFAULT_HOURS
+    step_wait_targets: StepWaitTargets = Field(default_factory=dict)
 
 
 class SitePatch(Input):
@@ -168,6 +180,10 @@ class SitePatch(Input):
     capabilities: list[Capability] | None = Field(None, max_length=100)
     labour_rate: Money | None = None
     currency: Currency | None = None
+    wait_target_hours: WaitHours | None = None
+    step_wait_targets: StepWaitTargets | None = Field(
+        None, description="Replaces the per-step targets; {} leaves only the default"
+    )
 
 
 class SiteOut(Output):
@@ -181,6 +197,8 @@ class SiteOut(Output):
     capabilities: list[str]
     labour_rate: Decimal
     currency: str
+    wait_target_hours: float
+    step_wait_targets: dict[str, float]
     version: int
 
 

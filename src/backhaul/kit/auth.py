@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Re-verification of wipes drawn at random: another technician or a supervisor records it.
     "reverifications.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
     "reverifications.record": frozenset({Role.supervisor, Role.technician}),
+    "overrides.request": frozenset({Role.admin, Role.supervisor, Role.technician}),
+    "overrides.read": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
     "planning.read": frozenset({Role.admin, Role.supervisor, Role.analyst}),
     "planning.import": frozenset({Role.admin, Role.analyst}),

@@ -255,6 +255,62 @@ def check(step: Step, at: str, inspection_passed: bool | None = None) -> Verdict
     return Verdict(False, f"'{step}' needs the unit to be {expected}; it is {at}")
 
 
+# When more than one step may follow a position, the one the unit waits for first: a failed
+# test is routed by the disposition engine before anyone retests it.
+PREFERRED_NEXT: dict[str, Step] = {S.test_failed.value: Step.disposition}
+
+
+def next_steps(at: str, inspection_passed: bool | None = None) -> list[Step]:
+    """The steps allowed from `at`, in the table's order, the one the unit waits for first."""
+    allowed = [t.step for t in TABLE if check(t.step, at, inspection_passed).allowed]
+    preferred = PREFERRED_NEXT.get(at)
+    if preferred in allowed:
+        allowed.remove(preferred)
+        allowed.insert(0, preferred)
+    return allowed
+
+
+def waits_for(at: str, inspection_passed: bool | None = None) -> Step | None:
+    """The step a unit at `at` waits for (None when nothing follows, e.g. a terminal state)."""
+    steps = next_steps(at, inspection_passed)
+    return steps[0] if steps else None
+
+
+# Failed steps a supervisor may override to passed: a rig or fixture error at `test`, an
+# inspector's mistake at `inspect`. The others guard an invariant; the reason says which.
+OVERRIDABLE_FAILURES = frozenset({Step.inspect, Step.test})
+OVERRIDE_REFUSED: dict[Step, str] = {
+    Step.sanitize: "a failed sanitize cannot be overridden: nothing leaves custody un-wiped "
+    "(invariant 2); sanitize the unit again",
+    Step.flash: "a failed flash cannot be overridden: a sellable unit needs the current "
+    "release with a matching read-back hash (invariant 1); flash the unit again",
+}
+
+
+def check_override(step: Step, at: str, latest: tuple[str, str] | None) -> Verdict:
+    """May the failed `step` be overridden to passed now? `latest` is the unit's latest step
+    record as (step, outcome): only a failure that is still where the unit stands qualifies."""
+    if step in OVERRIDE_REFUSED:
+        return Verdict(False, OVERRIDE_REFUSED[step])
+    if step not in OVERRIDABLE_FAILURES:
+        names = " or ".join(f"'{s}'" for s in sorted(OVERRIDABLE_FAILURES))
+        return Verdict(False, f"'{step}' has no failure to override; only {names} can be")
+    if latest == (step.value, Outcome.hazard.value):
+        return Verdict(
+            False,
+            f"the unit's '{step}' found a hazard and quarantined it: hazards stop the line "
+            "(invariant 9), so this is not overridden",
+        )
+    on_fail = BY_STEP[step].on_fail
+    if latest != (step.value, Outcome.failed.value) or at != position(on_fail):
+        return Verdict(
+            False,
+            f"a failed '{step}' can be overridden only while it is the unit's latest step "
+            f"(the unit at {on_fail}); the unit is {at}",
+        )
+    return Verdict(True)
+
+
 def target(step: Step, outcome: Outcome, route: Route | None = None) -> State:
     """The state a step leads to for its outcome (and route, for a disposition)."""
     transition = BY_STEP[step]
@@ -313,5 +369,15 @@ def render_document() -> str:
         + ") need a sanitize pass (clear or purge) "
         "or a destroy record after the latest receipt. Terminal states: "
         + ", ".join(f"`{s}`" for s in sorted(TERMINAL))
-        + ".\n"
+        + ".\n\n"
+        "**Overrides.** A supervisor may override a route (a `disposition` with a route and a "
+        "written reason, where the disposition step is allowed) or a failed "
+        + " or ".join(f"`{s}`" for s in sorted(OVERRIDABLE_FAILURES))
+        + " while that failure is the unit's latest step: a new record of the step with "
+        "outcome pass and the override in its evidence, through the step's pass transition "
+        "above. Never a failed "
+        + " or ".join(f"`{s}`" for s in sorted(OVERRIDE_REFUSED))
+        + " (invariants 1 and 2), nor a hazard (invariant 9). A unit waits at a site for the "
+        "first step allowed from its position (a failed test for its disposition); the site's "
+        "wait target for that step says when it waits too long.\n"
     )

@@ -1,5 +1,5 @@
-"""Step records (a unit's life, append-only), sanitization certificates, and the wipes drawn
-for re-verification."""
+"""Step records (a unit's life, append-only), sanitization certificates, the wipes drawn for
+re-verification, and the override requests technicians raise for a supervisor."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
 from backhaul.kit.visibility import Scoped
+from backhaul.processing.lifecycle import Route
 
 
 class UnitStep(Base):
@@ -97,3 +98,58 @@ class WipeReverification(Scoped, Base):
     notes: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     exception_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class OverrideKind(enum.StrEnum):
+    """What an override changes: the route a disposition takes, or a failed step's outcome."""
+
+    route = "route"
+    failed_step = "failed_step"
+
+
+class OverrideStatus(enum.StrEnum):
+    """Where an override request stands; only a pending one can be decided."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, validate_strings=True, length=20)
+
+
+class OverrideRequest(Scoped, Base):
+    """A technician's written request that a supervisor override an outcome, and the decision.
+
+    `unit_version` is the unit's version when it was asked: a unit that has moved on since
+    makes the request stale, and it is not applied.
+    """
+
+    __tablename__ = "override_requests"
+    __table_args__ = (
+        Index("ix_override_requests_status", "status", "requested_at"),
+        Index("ix_override_requests_unit", "unit_id"),
+    )
+    brand_scope = "brand_id"
+    site_scope = "site_id"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    unit_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[OverrideKind] = mapped_column(_enum(OverrideKind, "override_kind"))
+    step: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    route: Mapped[Route | None] = mapped_column(
+        Enum(Route, name="route", native_enum=False, length=30), nullable=True
+    )
+    reason: Mapped[str] = mapped_column(String(1000))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[OverrideStatus] = mapped_column(
+        _enum(OverrideStatus, "override_status"), default=OverrideStatus.pending
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(String(1000), nullable=True)

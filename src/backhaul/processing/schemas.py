@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
 
 from backhaul.accounts.schemas import Username
 from backhaul.catalog.schemas import RigCode, Scalar, Sha256, SiteCode, Sku, TestId, Version
@@ -14,7 +14,8 @@ from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output, ToUpper
 from backhaul.processing import faults
 from backhaul.processing.grading import Cosmetic, Functional
-from backhaul.processing.lifecycle import Route
+from backhaul.processing.lifecycle import Route, Step
+from backhaul.processing.models import OverrideKind, OverrideStatus
 
 FaultCode = Annotated[
     str,
@@ -317,3 +318,51 @@ class ReverificationOut(Output):
     notes: str | None
     decided_at: datetime | None
     exception_id: int | None = Field(description="The exception-queue item a failure raised")
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+OverrideReason = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=1000),
+    Field(description="Why, in writing (10 characters or more)"),
+]
+
+
+class OverrideIn(Input):
+    """An override with a written reason: `route` with the route a disposition takes, or
+    `failed_step` with the failed step (`inspect` or `test`) to record as passed."""
+
+    kind: OverrideKind
+    step: Step | None = Field(None, description="For failed_step: the failed step")
+    route: Route | None = Field(None, description="For route: the route to take")
+    reason: OverrideReason
+
+
+class OverrideDecisionIn(Input):
+    """A supervisor's decision on a pending override request; rejecting needs a note."""
+
+    approve: StrictBool
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class OverrideRequestOut(Output):
+    """An override request, its decision, and where its unit stands now."""
+
+    id: int
+    serial: str
+    sku: str
+    site: str | None
+    kind: OverrideKind
+    step: str | None
+    route: str | None
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: OverrideStatus
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    unit_version: int
+    position: str = Field(description="Where the unit stands now")
+    stale: bool = Field(description="The unit has moved on since the request was made")

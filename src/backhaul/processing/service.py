@@ -88,6 +88,7 @@ class Context:
     steps: list[chain.StepFact]
     facts: chain.Facts
     now: datetime
+    override_request: int | None = None  # the approved request a supervisor's override answers
 
 
 @dataclass
@@ -178,7 +179,12 @@ def _require_reverified(ctx: Context, what: str) -> None:
 
 
 def _require_wiped(ctx: Context, route: Route, what: str) -> None:
-    if route in HANDOFF_ROUTES and not ctx.facts.wiped:
+    require_wiped(ctx.facts, route, what)
+
+
+def require_wiped(facts: chain.Facts, route: Route, what: str) -> None:
+    """Refuse a route that hands the unit over un-wiped (invariant 2), naming `what` chose it."""
+    if route in HANDOFF_ROUTES and not facts.wiped:
         raise IllegalTransition(
             f"{what} hands the unit to someone else, which needs a sanitize pass (clear or "
             "purge) or a destroy record after its latest receipt",
@@ -421,11 +427,13 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
         ctx.actor.require("steps.override")
         assert data.override_reason is not None
         _require_wiped(ctx, data.route, f"the route '{data.route}'")
-        decision = {
+        decision: dict[str, Any] = {
             "route": data.route.value,
             "rule": f"override by {ctx.actor.username}",
             "reason": data.override_reason,
         }
+        if ctx.override_request is not None:
+            decision["request_id"] = ctx.override_request
         return Evaluation(
             Outcome.passed,
             decision,
@@ -616,12 +624,15 @@ def perform_step(
     step: Step,
     data: BaseModel,
     if_match: int | None = None,
+    *,
+    override_request: int | None = None,
 ) -> Performed | Queued:
     """Run one step on one unit: check the table, judge the evidence, record everything.
 
     On SQLite the unit is read and judged in a read snapshot, without the write lock, and the
     lock is taken only to record (`db.read_first`); if the unit changed in between, it is
     judged again under the lock, so the outcome is the one a serial execution would give.
+    `override_request` names the approved request a supervisor's route override answers.
     """
     actor.require(PERMISSION.get(step, "steps.process"))
     if step is Step.sell:
@@ -652,11 +663,82 @@ def perform_step(
         raise IllegalTransition(
             verdict.reason, missing=_prerequisite(step, at), state=unit.state.value
         )
-    ctx = Context(session, actor, unit, steps, facts, utcnow())
+    ctx = Context(session, actor, unit, steps, facts, utcnow(), override_request)
     evaluation = HANDLERS[step](ctx, data)
     if db.begin_writing(session) and store.version_of(session, unit.id) != unit.version:
         return perform_step(session, actor, serial, step, data, if_match)  # judge it again
     return _record(ctx, step, at, evaluation, history)
+
+
+def override_failed_step(
+    session: Session,
+    actor: Actor,
+    serial: str,
+    step: Step,
+    reason: str,
+    if_match: int | None = None,
+    *,
+    override_request: int | None = None,
+) -> Performed:
+    """Override a failed `inspect` or `test` to passed with a written reason: a new record of
+    that step (outcome pass, evidence marked as an override, with the original failure) taken
+    through the lifecycle table's pass transition and the one write path."""
+    actor.require("steps.override")
+    unit = find_unit(session, actor, serial)
+    if unit is None:
+        raise NotFound(f"no unit with serial '{serial}' at your sites")
+    if if_match is not None and if_match != unit.version:
+        raise StaleVersion(
+            f"unit {unit.serial} is at version {unit.version}, not {if_match}; "
+            "reload it and try again",
+            current_version=unit.version,
+        )
+    history = store.load_steps(session, unit.id)
+    check_failed_step_override(session, unit, history, step)
+    failed = history[-1]
+    evidence = {k: v for k, v in failed.evidence.items() if k != "failures"} | {
+        "override": True,
+        "original_failure": {
+            "seq": failed.seq,
+            "outcome": failed.outcome,
+            "actor": failed.actor,
+            "at": _iso(failed.at),
+            "failures": failed.evidence.get("failures", []),
+        },
+        "reason": reason,
+        "supervisor": actor.username,
+        "request_id": override_request,
+    }
+    if step is Step.inspect:
+        evidence["outcome"] = Outcome.passed.value
+    steps = _facts(history)
+    ctx = Context(session, actor, unit, steps, chain.facts(steps), utcnow(), override_request)
+    evaluation = Evaluation(Outcome.passed, evidence, override_reason=reason)
+    at = lifecycle.position(unit.state, unit.route)
+    return _record(ctx, step, at, evaluation, history)
+
+
+def check_failed_step_override(
+    session: Session, unit: UnitState, history: list[StepRow], step: Step
+) -> None:
+    """Refuse an override of a failed step that would break an invariant or that no longer
+    matches where the unit stands: 422 for a step that is never overridden, else 409."""
+    at = lifecycle.position(unit.state, unit.route)
+    latest = (history[-1].step, history[-1].outcome) if history else None
+    verdict = lifecycle.check_override(step, at, latest)
+    if not verdict.allowed:
+        if step not in lifecycle.OVERRIDABLE_FAILURES:
+            raise ValidationFailed(verdict.reason, field="step")
+        raise IllegalTransition(verdict.reason, state=unit.state.value)
+    if step is Step.test:
+        plan = catalog.current_test_plan(session, unit.product_id)
+        tested = history[-1].evidence.get("plan")
+        if plan is None or plan.version != tested:
+            raise IllegalTransition(
+                f"the failed test was against plan version {tested}, and version "
+                f"{plan.version if plan else 'none'} is current: test the unit again instead",
+                missing="test",
+            )
 
 
 def _prerequisite(step: Step, at: str) -> str:
@@ -743,6 +825,10 @@ def _record(
         }
         | sampled
     )
+    if evaluation.override_reason is not None:
+        after["override_reason"] = evaluation.override_reason
+        if ctx.override_request is not None:
+            after["override_request"] = ctx.override_request
     record_change(session, ctx.actor, f"unit.{step.value}", "unit", unit.serial, before, after)
     return Performed(
         unit,

@@ -1,11 +1,12 @@
-"""The supervisor's console (queues per position and site, overdue and quarantined units, the
-exception queue, route overrides with a written reason) and the stock page with filters."""
+"""The supervisor's console (queues per position and site, units over their site's wait target,
+quarantined units, the exception queue, pending override requests, route and failed-step
+overrides with a written reason) and the stock page with filters."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -13,11 +14,12 @@ from sqlalchemy.orm import Session
 from backhaul.db import utcnow
 from backhaul.inventory import service as inventory
 from backhaul.kit.auth import Actor
-from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated
+from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, ValidationFailed
 from backhaul.kit.http import DbSession
-from backhaul.processing import queues, reverification, service
+from backhaul.processing import lifecycle, overrides, queues, reverification, service
 from backhaul.processing.lifecycle import Route, Step
-from backhaul.processing.schemas import DispositionIn
+from backhaul.processing.models import OverrideKind
+from backhaul.processing.schemas import DispositionIn, OverrideDecisionIn, OverrideIn
 from backhaul.processing.states import State
 from backhaul.web.common import CsrfChecked, PageActor, flash, render
 
@@ -48,7 +50,7 @@ def _console(
         actor,
         status=status,
         queues=queues.queues(session, actor, utcnow()),
-        target_hours=queues.WAIT_TARGET_HOURS,
+        **_override_sections(session, actor),
         quarantined=queues.units_at(session, actor, (State.quarantined,)),
         awaiting=queues.units_at(session, actor, OVERRIDABLE),
         exceptions=queues.open_exceptions(session, actor),
@@ -122,3 +124,90 @@ def stock(
         condition=filters["condition"] or None,
     )
     return render(request, "stock.html", actor, lines=lines, filters=filters)
+
+
+# --- over target, pending overrides, failed-step overrides ---------------------------------
+# Rendered by templates/console_over_target.html and templates/console_overrides.html.
+
+FAILED = (State.inspection_failed, State.test_failed)
+
+
+def _override_sections(session: Session, actor: Actor) -> dict[str, Any]:
+    return {
+        "over_target": queues.over_target(session, actor, utcnow()),
+        "pending_overrides": overrides.list_requests(session, actor),
+        "failed": queues.units_at(session, actor, FAILED),
+        "overridable_steps": sorted(s.value for s in lifecycle.OVERRIDABLE_FAILURES),
+    }
+
+
+def _messages(error: ValidationError, names: dict[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for e in error.errors():
+        name = str(e["loc"][0]) if e["loc"] else "form"
+        found.setdefault(names.get(name, name), str(e["msg"]).removeprefix("Value error, "))
+    return found
+
+
+@router.post("/console/override-requests/{request_id}", dependencies=[CsrfChecked])
+def decide_request(
+    request: Request,
+    request_id: Annotated[int, Path(ge=1, le=2**62)],
+    session: DbSession,
+    actor: PageActor,
+    decision: FormText = "",
+    note: FormText = "",
+) -> Response:
+    """Approve a pending override request (it is applied at once) or reject it with a note."""
+    actor.require("steps.override")
+    key = f"request-{request_id}"
+    errors: dict[str, str] = {}
+    try:
+        if decision not in ("approve", "reject"):
+            raise ValidationFailed("choose Approve or Reject", field="decision")
+        data = OverrideDecisionIn(approve=decision == "approve", note=note or None)
+        view, _performed = overrides.decide(session, actor, request_id, data)
+    except ValidationError as error:
+        errors = {key: "; ".join(_messages(error, {}).values())}
+    except (NotAuthenticated, Forbidden):
+        raise
+    except DomainError as error:
+        errors[key] = error.detail
+    else:
+        done = "approved" if data.approve else "rejected"
+        flash(request, f"Request #{request_id} for {view.serial} {done}.")
+        return RedirectResponse("/console", status_code=303)
+    form = {"request": str(request_id), "note": note}
+    return _console(request, session, actor, form, errors, status=422)
+
+
+@router.post("/console/override-step", dependencies=[CsrfChecked])
+def override_step(
+    request: Request,
+    session: DbSession,
+    actor: PageActor,
+    serial: FormText = "",
+    step: FormText = "",
+    reason: FormText = "",
+) -> Response:
+    """Override a failed inspect or test to passed with a written reason (a step of its own)."""
+    actor.require("steps.override")
+    form = {"fs_serial": serial, "fs_step": step, "fs_reason": reason}
+    names = {"serial": "fs_serial", "step": "fs_step", "reason": "fs_reason", "form": "fs_serial"}
+    errors: dict[str, str] = {}
+    try:
+        data = OverrideIn.model_validate(
+            {"kind": OverrideKind.failed_step, "step": step or None, "reason": reason}
+        )
+        result = overrides.override(session, actor, serial.strip(), data)
+    except ValidationError as error:
+        errors = _messages(error, names)
+    except (NotAuthenticated, Forbidden):
+        raise
+    except DomainError as error:
+        errors[names.get(error.field or "serial", "fs_serial")] = error.detail
+    else:
+        at = lifecycle.position(result.unit.state, result.unit.route)
+        flash(request, f"{result.unit.serial}: failed {step} overridden to passed — now {at}")
+        return RedirectResponse("/console", status_code=303)
+    return _console(request, session, actor, form, errors, status=422)

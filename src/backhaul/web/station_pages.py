@@ -1,5 +1,6 @@
 """Station pages for technicians: scan a serial, get the unit at its next step with the step's
-form and what counts as a pass, submit it through the same service as the API."""
+form and what counts as a pass, submit it through the same service as the API; ask a
+supervisor for an override with a written reason."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from backhaul.processing import (
     grading,
     labels,
     lifecycle,
+    overrides,
     queues,
     reverification,
     sampling,
@@ -32,16 +34,17 @@ from backhaul.processing import (
     store,
     testing,
 )
-from backhaul.processing.lifecycle import Step
-from backhaul.processing.schemas import ReverificationIn
+from backhaul.processing.lifecycle import Route, Step
+from backhaul.processing.models import OverrideKind, OverrideStatus
+from backhaul.processing.schemas import OverrideIn, ReverificationIn
 from backhaul.processing.states import State
 from backhaul.processing.store import UnitState
 from backhaul.units.registry import normalise_serial
 from backhaul.web.common import CsrfChecked, PageActor, flash, render
 
 router = APIRouter(prefix="/station", include_in_schema=False)
-# The order a technician meets the steps in; the first one allowed now is "next".
-ORDER = (
+# The steps a station records (the others are intake, admin or partner work).
+STATION_STEPS = (
     Step.receive,
     Step.inspect,
     Step.sanitize,
@@ -56,8 +59,6 @@ ORDER = (
     Step.ship_to_customer,
     Step.return_from_repair,
 )
-# A failed test is routed by the engine first; a retest is offered, not suggested.
-PREFER = {State.test_failed.value: Step.disposition, State.firmware_failed.value: Step.flash}
 INTAKE = frozenset({State.return_authorized, State.in_transit, State.in_repair})
 
 
@@ -312,15 +313,11 @@ def _limits(test: dict[str, Any]) -> str:
 
 
 def allowed_steps(unit: UnitState, steps: list[chain.StepFact]) -> list[Step]:
-    """The steps the lifecycle table allows now, in the technician's order."""
+    """The station steps the lifecycle table allows now, the one the unit waits for first (a
+    failed test is routed first; a retest is offered, not suggested)."""
     at = lifecycle.position(unit.state, unit.route)
     passed = chain.facts(steps).inspection_passed
-    allowed = [step for step in ORDER if lifecycle.check(step, at, passed).allowed]
-    prefer = PREFER.get(at)
-    if prefer in allowed:
-        allowed.remove(prefer)
-        allowed.insert(0, prefer)
-    return allowed
+    return [step for step in lifecycle.next_steps(at, passed) if step in STATION_STEPS]
 
 
 def _find(session: Session, actor: Actor, serial: str) -> UnitState:
@@ -344,6 +341,8 @@ def _page(
     errors: dict[str, str] | None = None,
     status: int = 200,
     reverify_form: dict[str, str] | None = None,
+    override_form: dict[str, str] | None = None,
+    override_errors: dict[str, str] | None = None,
 ) -> Response:
     unit = _find(session, actor, serial)
     history = store.load_steps(session, unit.id)
@@ -359,6 +358,8 @@ def _page(
     decision = next(
         (h["evidence"] for h in reversed(view["history"]) if h["step"] == "disposition"), None
     )
+    requests = _requests_for(session, actor, unit.serial)
+    pending = any(r.request.status is OverrideStatus.pending for r in requests)
     return render(
         request,
         "station_unit.html",
@@ -374,6 +375,11 @@ def _page(
         codes=faults.taxonomy().leaves(),
         reverify=_reverification_panel(session, actor, unit),
         reverify_form=reverify_form or {},
+        # One pending request per unit: while it waits for a supervisor, nothing more to ask.
+        override_choices=[] if pending else override_choices(unit, history),
+        override_requests=requests,
+        override_form=override_form or {},
+        override_errors=override_errors or {},
     )
 
 
@@ -601,3 +607,78 @@ def record_reverification(
         flash(request, message)
         return RedirectResponse(f"/station/units/{recorded.serial}", status_code=303)
     return _page(request, session, actor, serial, errors=errors, status=422, reverify_form=values)
+
+
+# --- asking a supervisor for an override (templates/station_override_request.html) ----------
+
+
+def override_choices(unit: UnitState, history: list[store.StepRow]) -> list[tuple[str, str]]:
+    """What a technician may ask a supervisor to override now, as (value, label): the failed
+    step that is the unit's latest (inspect or test), and the route where a disposition is
+    allowed now. A failed sanitize or flash, or a hazard, is never offered."""
+    at = lifecycle.position(unit.state, unit.route)
+    latest = (history[-1].step, history[-1].outcome) if history else None
+    choices = []
+    for step in sorted(lifecycle.OVERRIDABLE_FAILURES):
+        if lifecycle.check_override(step, at, latest).allowed:
+            choices.append(
+                (f"failed_step:{step.value}", f"record the failed {step.value} as passed")
+            )
+    passed = chain.facts([chain.StepFact(r.step, r.outcome, r.evidence) for r in history])
+    if lifecycle.check(Step.disposition, at, passed.inspection_passed).allowed:
+        choices += [(f"route:{route.value}", f"route it to {route.value}") for route in Route]
+    return choices
+
+
+def _requests_for(session: Session, actor: Actor, serial: str) -> list[overrides.RequestView]:
+    if not actor.can("overrides.read"):
+        return []
+    return overrides.list_requests(session, actor, serial=serial, status=None)[-3:]
+
+
+@router.post("/units/{serial}/override-requests", dependencies=[CsrfChecked])
+def request_override(
+    request: Request,
+    serial: str,
+    posted: Posted,
+    session: DbSession,
+    actor: PageActor,
+) -> Response:
+    """Ask a supervisor to override a failed step or the route, with a written reason."""
+    actor.require("overrides.request")
+    choice, reason = posted.get("override", ""), posted.get("reason", "")
+    kind, _sep, value = choice.partition(":")
+    errors: dict[str, str] = {}
+    try:
+        data = OverrideIn.model_validate(
+            {
+                "kind": kind or None,
+                "step": value if kind == OverrideKind.failed_step.value else None,
+                "route": value if kind == OverrideKind.route.value else None,
+                "reason": reason,
+            }
+        )
+        view = overrides.request_override(session, actor, serial, data)
+    except ValidationError as error:
+        for e in error.errors():
+            name = str(e["loc"][0]) if e["loc"] else "override"
+            errors.setdefault(
+                "reason" if name == "reason" else "override",
+                str(e["msg"]).removeprefix("Value error, "),
+            )
+    except (NotAuthenticated, Forbidden, NotFound):
+        raise
+    except DomainError as error:
+        errors["reason" if error.field == "reason" else "override"] = error.detail
+    else:
+        flash(request, f"Override request #{view.request.id} sent to a supervisor.")
+        return RedirectResponse(f"/station/units/{view.serial}", status_code=303)
+    return _page(
+        request,
+        session,
+        actor,
+        serial,
+        status=422,
+        override_form={"override": choice, "reason": reason},
+        override_errors=errors,
+    )
