@@ -86,6 +86,7 @@ def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClie
                 "verification": "full",
                 "verification_result": "passed",
                 "account": "deactivated",
+                "account_reference": "DC-WEB-1",
             },
         ),
         (
@@ -127,6 +128,7 @@ def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
             "verification": "full",
             "verification_result": "passed",
             "account": "deactivated",
+            "account_reference": "DC-WEB-2",
         },
         {
             "release": "1.1.0",

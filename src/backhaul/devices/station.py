@@ -1,6 +1,8 @@
 """The station agent: takes the units waiting at a site and drives each one through sanitize,
 flash and test on the device (through a `DeviceAdapter`) and on the server (through the API).
-The server judges the evidence; the agent only reports what the device did."""
+Accounts are deactivated through the brand's device cloud when the brand has one configured
+(devices/cloud.py), else through the adapter. The server judges the evidence; the agent only
+reports what the device and the cloud did."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 
 from backhaul.devices.adapter import DeviceAdapter, DeviceError
+from backhaul.devices.cloud import AdapterDeviceCloud, DeviceCloud, HttpDeviceCloud
 
 # The states the agent picks up from, and the step each one needs next.
 NEXT_STEP = {
@@ -45,7 +48,11 @@ class ApiError(Exception):
 
 
 class StationAgent:
-    """Drives units through sanitize, flash and test by the API, against one adapter."""
+    """Drives units through sanitize, flash and test by the API, against one adapter.
+
+    `device_cloud` makes the client of a brand's device cloud from its URL (by default an
+    `HttpDeviceCloud` sending `cloud_token`); brands without a URL use the adapter instead.
+    """
 
     def __init__(
         self,
@@ -55,14 +62,26 @@ class StationAgent:
         *,
         verifier: str | None = None,
         max_flash_attempts: int = 2,
+        cloud_token: str | None = None,
+        device_cloud: Callable[[str], DeviceCloud] | None = None,
     ) -> None:
         self.client = client
         self.adapter = adapter
         self.site = site.upper()
         self.verifier = verifier
         self.max_flash_attempts = max_flash_attempts
+        self._make_cloud = device_cloud or (lambda url: HttpDeviceCloud(url, cloud_token))
         self._products: dict[str, dict[str, Any]] = {}
         self._images: dict[str, bytes | None] = {}
+        self._clouds: dict[str, DeviceCloud] = {}  # by brand code
+
+    def close(self) -> None:
+        """Close the device-cloud clients this agent made."""
+        for cloud in self._clouds.values():
+            close = getattr(cloud, "close", None)
+            if callable(close):
+                close()
+        self._clouds.clear()
 
     # --- the server ---------------------------------------------------------------------
 
@@ -101,6 +120,14 @@ class StationAgent:
             product["plan"] = next((p for p in plans if p["current"]), None)
             self._products[sku] = product
         return self._products[sku]
+
+    def cloud_for(self, brand: str) -> DeviceCloud:
+        """Where this brand's accounts are deactivated: its device cloud when it has one
+        configured on the server, else this station's device adapter (cached per run)."""
+        if brand not in self._clouds:
+            url = self._call("GET", f"/api/v1/brands/{brand}").json().get("device_cloud_url")
+            self._clouds[brand] = self._make_cloud(url) if url else AdapterDeviceCloud(self.adapter)
+        return self._clouds[brand]
 
     def _image(self, sku: str, release: dict[str, Any]) -> bytes | None:
         """The release's image from the server (None when only its hash is registered)."""
@@ -166,7 +193,7 @@ class StationAgent:
     def _sanitize(self, report: UnitReport, product: dict[str, Any]) -> dict[str, Any]:
         regulated = product.get("regulated", "none") != "none"
         self.adapter.identify(report.serial)
-        account = self.adapter.deactivate_account(report.serial)
+        account = self.cloud_for(product["brand"]).deactivate(report.serial, report.sku)
         wipe = self.adapter.wipe(report.serial, "purge" if regulated else "clear")
         body: dict[str, Any] = {
             "method": wipe.method,
@@ -175,6 +202,7 @@ class StationAgent:
             "verification": wipe.verification,
             "verification_result": wipe.verification_result,
             "account": account.status,
+            "account_confirmation": account.confirmation(),
             "media_type": wipe.media_type,
         }
         if self.verifier:

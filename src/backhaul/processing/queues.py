@@ -13,7 +13,8 @@ from backhaul.catalog.models import Product, Site, SiteKind
 from backhaul.kit.auth import Actor
 from backhaul.kit.exception_queue import ExceptionItem
 from backhaul.kit.visibility import visible
-from backhaul.processing import lifecycle
+from backhaul.processing import chain, lifecycle
+from backhaul.processing.models import UnitStep
 from backhaul.processing.states import State
 from backhaul.units.models import Unit
 
@@ -54,6 +55,7 @@ class WaitingUnit:
     site: str
     hazard: str | None
     since: datetime | None
+    reason: str | None = None  # for a quarantined unit: why it is held
 
 
 def queues(session: Session, actor: Actor, now: datetime) -> list[QueueLine]:
@@ -78,8 +80,10 @@ def queues(session: Session, actor: Actor, now: datetime) -> list[QueueLine]:
 def units_at(
     session: Session, actor: Actor, states: tuple[State, ...], limit: int = 100
 ) -> list[WaitingUnit]:
-    """Units in the given states, oldest change first."""
+    """Units in the given states, oldest change first; a quarantined one with the reason the
+    step that put it there recorded (its latest step)."""
     actor.require("units.read")
+    latest = (UnitStep.unit_id == Unit.id) & (UnitStep.seq == Unit.step_count)
     statement = (
         select(
             Unit.serial,
@@ -89,17 +93,32 @@ def units_at(
             Site.code,
             Unit.hazard,
             Unit.updated_at,
+            UnitStep.step,
+            UnitStep.evidence,
         )
         .join(Product, Product.id == Unit.product_id)
         .join(Site, Site.id == Unit.site_id, isouter=True)
+        .join(UnitStep, latest, isouter=True)
         .where(Unit.state.in_(states))
         .order_by(Unit.updated_at, Unit.serial)
         .limit(limit)
     )
     statement = visible(actor, statement, Unit)
     return [
-        WaitingUnit(serial, sku, lifecycle.position(state, route), site or "—", hazard, since)
-        for serial, sku, state, route, site, hazard, since in session.execute(statement)
+        WaitingUnit(
+            serial,
+            sku,
+            lifecycle.position(state, route),
+            site or "—",
+            hazard,
+            since,
+            chain.hold_reason(step, evidence or {}, hazard)
+            if state is State.quarantined and step
+            else None,
+        )
+        for serial, sku, state, route, site, hazard, since, step, evidence in session.execute(
+            statement
+        )
     ]
 
 
