@@ -212,3 +212,36 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
     assert held.status_code == 200 and "overridden to write_off" in held.text
     last = world.unit("SPK000005")["history"][-1]
     assert (last["actor"], last["override_reason"]) == ("sup.web", "swollen, write it off now")
+
+
+def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_says_why(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    received(world, "SPK000006")
+    inspect = {"outcome": "pass", "packaging": "opened", "accessories_complete": "on"}
+    assert _record(tech, "SPK000006", inspect | {"battery": "ok"})[1].status_code == 200
+    wipe = {
+        "method": "purge",
+        "tool": "WipeKit 4.2",
+        "verification": "full",
+        "verification_result": "passed",
+        "account": "deactivated",
+    }
+    step, unconfirmed = _record(tech, "SPK000006", wipe)
+    assert (step, unconfirmed.status_code) == ("sanitize", 422)
+    message = 'id="error-account_reference">account &#39;deactivated&#39; needs its confirmation'
+    assert message in unconfirmed.text
+    assert world.unit("SPK000006")["state"] == "inspected"
+
+    _, bound = _record(tech, "SPK000006", wipe | {"account": "still_bound"})
+    assert bound.status_code == 200
+    page = tech.get("/station/units/SPK000006", headers=BROWSER).text
+    assert 'id="quarantine-reason">Quarantined: the device-cloud account is still bound' in page
+
+    _, confirmed = _record(tech, "SPK000006", wipe | {"account_reference": "PORTAL-4471"})
+    assert confirmed.status_code == 200
+    unit = world.unit("SPK000006")
+    assert (unit["state"], unit["quarantine_reason"]) == ("sanitized", None)
+    confirmation = unit["history"][-1]["evidence"]["account_confirmation"]
+    assert (confirmation["source"], confirmation["reference"]) == ("manual", "PORTAL-4471")
