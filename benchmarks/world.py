@@ -44,6 +44,7 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
             "verification": "full",
             "verification_result": "passed",
             "account": "deactivated",
+            "account_confirmation": {"source": "device_adapter", "reference": "DC-BENCH"},
         },
     ),
     (

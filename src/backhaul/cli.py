@@ -355,26 +355,66 @@ def _print_rows(rows: list[BaseModel], columns: list[str]) -> None:
 def brands_create(
     code: Annotated[str, typer.Option(help="Short code, e.g. lumen")],
     name: Annotated[str, typer.Option(help="Display name")],
+    device_cloud_url: Annotated[
+        str | None,
+        typer.Option(help="Base URL of the brand's device cloud (account deactivation)"),
+    ] = None,
 ) -> None:
     """Add a brand."""
     from backhaul.catalog.schemas import BrandIn
     from backhaul.catalog.service import create_brand
 
-    data = parse(BrandIn, {"code": code, "name": name})
+    data = parse(BrandIn, {"code": code, "name": name, "device_cloud_url": device_cloud_url})
     with transaction() as (session, actor):
         create_brand(session, actor, data)
     out.print(f"brand {data.code} created")
 
 
+@brands_app.command("update")
+def brands_update(
+    code: Annotated[str, typer.Argument(help="The brand's code")],
+    name: Annotated[str | None, typer.Option(help="New display name")] = None,
+    device_cloud_url: Annotated[
+        str | None,
+        typer.Option(help="Base URL of the brand's device cloud (account deactivation)"),
+    ] = None,
+    no_device_cloud: Annotated[
+        bool,
+        typer.Option(
+            "--no-device-cloud", help="Remove the device cloud: stations use their adapter"
+        ),
+    ] = False,
+) -> None:
+    """Change a brand's name or device cloud, e.g. `--device-cloud-url https://cloud.example/v1`."""
+    from backhaul.catalog.schemas import BrandPatch
+    from backhaul.catalog.service import update_brand
+
+    if no_device_cloud and device_cloud_url is not None:
+        fail("give either --device-cloud-url or --no-device-cloud, not both")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if device_cloud_url is not None or no_device_cloud:
+        changes["device_cloud_url"] = device_cloud_url
+    if not changes:
+        fail("nothing to change: give --name, --device-cloud-url or --no-device-cloud")
+    patch = parse(BrandPatch, changes)
+    with transaction() as (session, actor):
+        brand = update_brand(session, actor, code, patch)
+        version, cloud = brand.version, brand.device_cloud_url
+    out.print(f"brand {code.lower()} updated (version {version}); device cloud: {cloud or 'none'}")
+
+
 @brands_app.command("list")
 def brands_list() -> None:
-    """List brands."""
-    from backhaul.catalog.schemas import BrandOut
+    """List brands and the device cloud each one's accounts are deactivated through."""
     from backhaul.catalog.service import list_brands
 
+    table = Table("code", "name", "device cloud")
     with transaction(write=False) as (session, actor):
-        rows: list[BaseModel] = [BrandOut.model_validate(b) for b in list_brands(session, actor)]
-    _print_rows(rows, ["code", "name"])
+        for brand in list_brands(session, actor):
+            table.add_row(brand.code, brand.name, brand.device_cloud_url or "— (station adapter)")
+    out.print(table)
 
 
 def _set_option(help_text: str) -> Any:

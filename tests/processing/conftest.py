@@ -175,6 +175,7 @@ SANITIZE_OK = {
     "verification": "full",
     "verification_result": "passed",
     "account": "deactivated",
+    "account_confirmation": {"source": "device_adapter", "reference": "DC-0001"},
 }
 FLASH_OK = {
     "release": "1.1.0",

@@ -348,3 +348,20 @@ def test_markup_in_a_product_name_is_shown_as_text(
     typed = _product_form(token, sku="X-2", name='"><script>alert(2)</script>', weight_g="-1")
     again = signed_in_admin.post("/catalog/products", data=typed, headers=BROWSER).text
     assert "<script>alert(2)" not in again and "&lt;script&gt;alert(2)" in again
+
+
+def test_the_products_page_shows_where_each_brand_deactivates_accounts(
+    signed_in_admin: TestClient, sites: TestClient
+) -> None:
+    cloud = "https://cloud.lumen.example/v1"
+    created = sites.post(
+        "/api/v1/brands", json={"code": "lumen", "name": "Lumen", "device_cloud_url": cloud}
+    )
+    assert created.status_code == 201
+    page = signed_in_admin.get("/catalog/products", headers=BROWSER).text
+    brands = re.search(r'<table id="brands">.*?</table>', page, re.S)
+    assert brands is not None
+    rows = re.findall(r"<tr><td><code>(\w+)</code></td>.*?</tr>", brands[0], re.S)
+    assert rows == ["default", "lumen"]
+    assert f"the device cloud <code>{cloud}</code>" in brands[0]
+    assert "the station's device adapter" in brands[0]

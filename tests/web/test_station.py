@@ -94,6 +94,7 @@ def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClie
                 "verification": "full",
                 "verification_result": "passed",
                 "account": "deactivated",
+                "account_reference": "DC-WEB-1",
             },
         ),
         (
@@ -135,6 +136,7 @@ def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
             "verification": "full",
             "verification_result": "passed",
             "account": "deactivated",
+            "account_reference": "DC-WEB-2",
         },
         {
             "release": "1.1.0",
@@ -235,6 +237,7 @@ def _to_flash(tech: TestClient, serial: str) -> None:
             "verification": "full",
             "verification_result": "passed",
             "account": "deactivated",
+            "account_reference": "PORTAL-1",
         },
     ):
         assert _record(tech, serial, fields)[1].status_code == 200
@@ -309,3 +312,36 @@ def test_the_test_step_is_taken_on_a_chosen_calibrated_rig(
     unit = world.unit("SPK000006")
     assert unit["state"] == "tested"
     assert unit["history"][-1]["evidence"]["rig_calibration"]["certificate_ref"] == "CAL-HUB-A"
+
+
+def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_says_why(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    received(world, "SPK000006")
+    inspect = {"outcome": "pass", "packaging": "opened", "accessories_complete": "on"}
+    assert _record(tech, "SPK000006", inspect | {"battery": "ok"})[1].status_code == 200
+    wipe = {
+        "method": "purge",
+        "tool": "WipeKit 4.2",
+        "verification": "full",
+        "verification_result": "passed",
+        "account": "deactivated",
+    }
+    step, unconfirmed = _record(tech, "SPK000006", wipe)
+    assert (step, unconfirmed.status_code) == ("sanitize", 422)
+    message = 'id="error-account_reference">account &#39;deactivated&#39; needs its confirmation'
+    assert message in unconfirmed.text
+    assert world.unit("SPK000006")["state"] == "inspected"
+
+    _, bound = _record(tech, "SPK000006", wipe | {"account": "still_bound"})
+    assert bound.status_code == 200
+    page = tech.get("/station/units/SPK000006", headers=BROWSER).text
+    assert 'id="quarantine-reason">Quarantined: the device-cloud account is still bound' in page
+
+    _, confirmed = _record(tech, "SPK000006", wipe | {"account_reference": "PORTAL-4471"})
+    assert confirmed.status_code == 200
+    unit = world.unit("SPK000006")
+    assert (unit["state"], unit["quarantine_reason"]) == ("sanitized", None)
+    confirmation = unit["history"][-1]["evidence"]["account_confirmation"]
+    assert (confirmation["source"], confirmation["reference"]) == ("manual", "PORTAL-4471")

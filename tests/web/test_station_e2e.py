@@ -103,7 +103,8 @@ def to_firmware(page: Page) -> None:
     expect(page.locator("#next-step")).to_have_text("Next: inspect")
     record(page)  # pass, opened, accessories complete, battery ok
     expect(page.locator("#next-step")).to_have_text("Next: sanitize")
-    record(page)  # purge, WipeKit, full verification passed, account deactivated
+    # purge, WipeKit, full verification passed, account deactivated: the cloud's reference
+    record(page, {"f-account_reference": "DC-E2E-1"})
     expect(page.locator("#next-step")).to_have_text("Next: flash")
     record(page, {"f-readback_version": "1.1.0", "f-readback_sha256": SHA_CURRENT})
     expect(page.locator("#next-step")).to_have_text("Next: test")

@@ -21,6 +21,7 @@ from backhaul.catalog.models import FirmwareRelease, ReleaseStatus, SiteKind, Te
 from backhaul.catalog.schemas import (
     BrandIn,
     BrandOut,
+    BrandPatch,
     CalibrationIn,
     CalibrationOut,
     FirmwareIn,
@@ -60,9 +61,36 @@ def list_brands(session: DbSession, actor: CurrentActor) -> list[BrandOut]:
 
 
 @router.post("/brands", response_model=BrandOut, status_code=status.HTTP_201_CREATED)
-def create_brand(data: BrandIn, session: DbSession, actor: CurrentActor) -> BrandOut:
-    """Add a brand (a 3PL installation serves several)."""
-    return BrandOut.model_validate(service.create_brand(session, actor, data))
+def create_brand(
+    data: BrandIn, session: DbSession, actor: CurrentActor, response: Response
+) -> BrandOut:
+    """Add a brand (a 3PL installation serves several), optionally with its device cloud."""
+    brand = service.create_brand(session, actor, data)
+    etag(response, brand.version)
+    return BrandOut.model_validate(brand)
+
+
+@router.get("/brands/{code}", response_model=BrandOut)
+def get_brand(code: str, session: DbSession, actor: CurrentActor, response: Response) -> BrandOut:
+    """One brand, with the device cloud its stations deactivate accounts through."""
+    brand = service.get_brand(session, actor, code)
+    etag(response, brand.version)
+    return BrandOut.model_validate(brand)
+
+
+@router.patch("/brands/{code}", response_model=BrandOut)
+def update_brand(
+    code: str,
+    patch: BrandPatch,
+    session: DbSession,
+    actor: CurrentActor,
+    if_match: IfMatch,
+    response: Response,
+) -> BrandOut:
+    """Change a brand's name or device cloud; send `If-Match` with the version you read."""
+    brand = service.update_brand(session, actor, code, patch, if_match)
+    etag(response, brand.version)
+    return BrandOut.model_validate(brand)
 
 
 @router.get("/products", response_model=list[ProductOut])

@@ -66,11 +66,17 @@ class Brand(Scoped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Base URL of the brand's device cloud (account deactivation, see devices/cloud.py); None:
+    # the station's device adapter deactivates the account itself.
+    device_cloud_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
 
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
-        return {"code": self.code, "name": self.name}
+        return {"code": self.code, "name": self.name, "device_cloud_url": self.device_cloud_url}
 
 
 class Product(Scoped, Base):

@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -74,12 +75,46 @@ StepWaitTargets = Annotated[
     Field(max_length=20, description='Hours per step a unit waits for, e.g. {"inspect": 4}'),
     AfterValidator(wait_targets.check_step_targets),
 ]
+
+
+def _device_cloud_url(value: str) -> str:
+    if any(character.isspace() for character in value):
+        raise ValueError("must not contain spaces")
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    try:
+        url.port  # noqa: B018 (parsing the port is the check)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not url.hostname:
+        raise ValueError("names no host")
+    if url.username is not None or url.password is not None:
+        raise ValueError(
+            "must not carry credentials: the station sends BACKHAUL_DEVICE_CLOUD_TOKEN instead"
+        )
+    if url.query or url.fragment:
+        raise ValueError("must not have a query or a fragment")
+    return value.rstrip("/")
+
+
 SerialPattern = Annotated[
     str, StringConstraints(min_length=1, max_length=200), AfterValidator(_compiles)
 ]
 TimeZone = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_timezone)
 ]
+DeviceCloudUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500, strip_whitespace=True),
+    AfterValidator(_device_cloud_url),
+]
+
+
+CLOUD_URL_HELP = (
+    "Base URL of the brand's device cloud: stations call POST {url}/devices/{serial}/deactivation "
+    "(see docs/adapters.md); null: the station's device adapter deactivates accounts itself"
+)
 
 
 class BrandIn(Input):
@@ -87,6 +122,22 @@ class BrandIn(Input):
 
     code: Code
     name: Name
+    device_cloud_url: DeviceCloudUrl | None = Field(None, description=CLOUD_URL_HELP)
+
+
+class BrandPatch(Input):
+    """Fields to change on a brand; the code never changes. `device_cloud_url: null` removes
+    the device cloud (the station's adapter then deactivates accounts itself)."""
+
+    name: Name | None = None
+    device_cloud_url: DeviceCloudUrl | None = Field(None, description=CLOUD_URL_HELP)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("a brand always has a name")
+        return value
 
 
 class BrandOut(Output):
@@ -94,6 +145,8 @@ class BrandOut(Output):
 
     code: str
     name: str
+    device_cloud_url: str | None
+    version: int
 
 
 class ProductIn(Input):

@@ -27,6 +27,7 @@ from backhaul.catalog.models import (
 )
 from backhaul.catalog.schemas import (
     BrandIn,
+    BrandPatch,
     CalibrationIn,
     FirmwareIn,
     FirmwarePatch,
@@ -81,10 +82,24 @@ def create_brand(session: Session, actor: Actor, data: BrandIn) -> Brand:
     actor.require("brands.write")
     if session.scalar(select(Brand.id).where(Brand.code == data.code)) is not None:
         raise Conflict(f"brand '{data.code}' already exists", field="code")
-    brand = Brand(code=data.code, name=data.name)
+    brand = Brand(code=data.code, name=data.name, device_cloud_url=data.device_cloud_url)
     session.add(brand)
     session.flush()
     record_change(session, actor, "brand.created", "brand", brand.code, None, brand.snapshot())
+    return brand
+
+
+def update_brand(
+    session: Session, actor: Actor, code: str, patch: BrandPatch, if_match: int | None = None
+) -> Brand:
+    """Change a brand's name or device cloud; `device_cloud_url: null` removes the cloud."""
+    brand = get_brand(session, actor, code)
+    actor.require("brands.write")
+    check_version(brand.version, if_match)
+    before = brand.snapshot()
+    _apply(brand, patch.model_dump(exclude_unset=True))
+    session.flush()
+    record_change(session, actor, "brand.updated", "brand", brand.code, before, brand.snapshot())
     return brand
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 AccountStatus = Literal["none_found", "deactivated", "still_bound"]
+# Who confirmed the account's state: the brand's device cloud over HTTP (devices/cloud.py), the
+# device adapter itself, or a person who read the cloud's reference off its portal.
+ConfirmationSource = Literal["device_cloud", "device_adapter", "manual"]
 WipeMethod = Literal["clear", "purge", "destroy"]
 
 
@@ -23,10 +26,28 @@ class DeviceInfo:
 
 @dataclass(frozen=True)
 class AccountResult:
-    """The device cloud's answer to a deactivation request, kept as evidence."""
+    """The device cloud's answer to a deactivation request, kept as evidence.
+
+    `reference` is the cloud's own id for the deactivation: the server refuses a `deactivated` or
+    `none_found` without one. `reason` says why an account is `still_bound` (refused, or not
+    confirmed). `response` is the recorded exchange: `url`, `status_code`, `body` (truncated) and
+    `attempts` (each with `attempt`, `status_code`, `elapsed_ms`, `error`, `retry_in_s`).
+    """
 
     status: AccountStatus
     response: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None
+    reason: str | None = None
+    source: ConfirmationSource = "device_adapter"
+
+    def confirmation(self) -> dict[str, Any]:
+        """The `account_confirmation` a sanitize step carries (see processing/schemas.py)."""
+        return {
+            "source": self.source,
+            "reference": self.reference,
+            "reason": self.reason,
+            "response": self.response or None,
+        }
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from backhaul.devices.adapter import load_adapter
+from backhaul.devices.cloud import HttpDeviceCloud, RetryPolicy
 from backhaul.devices.simulated import FaultRates
 from backhaul.devices.station import ApiError, NoRig, StationAgent, UnitReport
 
@@ -75,6 +76,19 @@ def run(
     token: Annotated[
         str | None, typer.Option(envvar="BACKHAUL_API_TOKEN", help="The station's API token")
     ] = None,
+    device_cloud_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BACKHAUL_DEVICE_CLOUD_TOKEN",
+            help="Bearer token for the brands' device clouds (account deactivation)",
+        ),
+    ] = None,
+    device_cloud_attempts: Annotated[
+        int,
+        typer.Option(
+            help="Calls to a device cloud before a deactivation counts as failed", min=1, max=20
+        ),
+    ] = 4,
 ) -> None:
     """Take the inspected units waiting at SITE through sanitize, flash and test, by the API."""
     if not token:
@@ -90,8 +104,15 @@ def run(
         raise typer.Exit(2) from None
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
+        policy = RetryPolicy(max_attempts=device_cloud_attempts)
         agent = StationAgent(
-            client, device_adapter, site, verifier=verifier, rig=rig, image_cache=image_cache
+            client,
+            device_adapter,
+            site,
+            verifier=verifier,
+            rig=rig,
+            image_cache=image_cache,
+            device_cloud=lambda url: HttpDeviceCloud(url, device_cloud_token, policy=policy),
         )
         try:
             serials = [serial] if serial else agent.waiting(batch)
@@ -113,8 +134,11 @@ def run(
             console=err,
         ) as bar:
             task = bar.add_task(f"station {site.upper()}", total=len(serials))
-            for report in agent.run(serials, progress=lambda _r: bar.advance(task)):
-                reports.append(report)
+            try:
+                for report in agent.run(serials, progress=lambda _r: bar.advance(task)):
+                    reports.append(report)
+            finally:
+                agent.close()
     out.print(summary(reports))
     if any(report.error for report in reports):
         raise typer.Exit(1)

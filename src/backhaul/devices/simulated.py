@@ -80,13 +80,23 @@ class SimulatedAdapter:
 
     def deactivate_account(self, serial: str) -> AccountResult:
         device = self.device(serial)
+        # The simulated cloud's reference for this exchange, the same on every run of a seed.
+        reference = "sim-" + hashlib.sha256(f"{self.seed}:{serial}".encode()).hexdigest()[:16]
         if not device.account_bound:
-            return AccountResult("none_found", {"status": 404, "body": "no binding"})
+            return AccountResult(
+                "none_found", {"status_code": 200, "body": "no binding"}, reference=reference
+            )
         if "account_stuck" in device.faults:
             device.log.append("deactivation refused by the device cloud")
-            return AccountResult("still_bound", {"status": 409, "body": "binding locked"})
+            return AccountResult(
+                "still_bound",
+                {"status_code": 409, "body": "binding locked"},
+                reason="the simulated device cloud keeps the account bound (binding locked)",
+            )
         device.account_bound = False
-        return AccountResult("deactivated", {"status": 200, "body": "unbound"})
+        return AccountResult(
+            "deactivated", {"status_code": 200, "body": "unbound"}, reference=reference
+        )
 
     def wipe(self, serial: str, method: WipeMethod) -> WipeResult:
         device = self.device(serial)

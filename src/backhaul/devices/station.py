@@ -1,7 +1,9 @@
 """The station agent: takes the units waiting at a site and drives each one through sanitize,
 flash and test on the device (through a `DeviceAdapter`) and on the server (through the API).
-The server judges the evidence; the agent only reports what the device did. Firmware images are
-downloaded once, checked against the release's sha256 and kept by that hash."""
+Accounts are deactivated through the brand's device cloud when the brand has one configured
+(devices/cloud.py), else through the adapter. The server judges the evidence; the agent only
+reports what the device and the cloud did. Firmware images are downloaded once, checked
+against the release's sha256 and kept by that hash."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 from backhaul.devices.adapter import DeviceAdapter, DeviceError
+from backhaul.devices.cloud import AdapterDeviceCloud, DeviceCloud, HttpDeviceCloud
 
 # The states the agent picks up from, and the step each one needs next.
 NEXT_STEP = {
@@ -71,6 +74,8 @@ class StationAgent:
     `rig` is the test rig's code at the site (default: the site's only calibrated rig);
     `image_cache` a folder where verified firmware images are kept by sha256 across runs
     (None: kept in memory for this run only).
+    `device_cloud` makes the client of a brand's device cloud from its URL (by default an
+    `HttpDeviceCloud` sending `cloud_token`); brands without a URL use the adapter instead.
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class StationAgent:
         max_flash_attempts: int = 2,
         rig: str | None = None,
         image_cache: Path | None = None,
+        cloud_token: str | None = None,
+        device_cloud: Callable[[str], DeviceCloud] | None = None,
     ) -> None:
         self.client = client
         self.adapter = adapter
@@ -92,8 +99,18 @@ class StationAgent:
         self.rig = rig.strip().upper() if rig else None
         self.image_cache = image_cache
         self._rig_checked: str | None = None
+        self._make_cloud = device_cloud or (lambda url: HttpDeviceCloud(url, cloud_token))
         self._products: dict[str, dict[str, Any]] = {}
         self._images: dict[str, bytes | None] = {}
+        self._clouds: dict[str, DeviceCloud] = {}  # by brand code
+
+    def close(self) -> None:
+        """Close the device-cloud clients this agent made."""
+        for cloud in self._clouds.values():
+            close = getattr(cloud, "close", None)
+            if callable(close):
+                close()
+        self._clouds.clear()
 
     # --- the server ---------------------------------------------------------------------
 
@@ -151,6 +168,14 @@ class StationAgent:
                 raise NoRig(found["refusal"])
             self._rig_checked = self.rig
         return self.rig
+
+    def cloud_for(self, brand: str) -> DeviceCloud:
+        """Where this brand's accounts are deactivated: its device cloud when it has one
+        configured on the server, else this station's device adapter (cached per run)."""
+        if brand not in self._clouds:
+            url = self._call("GET", f"/api/v1/brands/{brand}").json().get("device_cloud_url")
+            self._clouds[brand] = self._make_cloud(url) if url else AdapterDeviceCloud(self.adapter)
+        return self._clouds[brand]
 
     def _image(self, sku: str, release: dict[str, Any]) -> bytes | None:
         """The release's verified image (None when the server holds only its hash)."""
@@ -259,7 +284,7 @@ class StationAgent:
     def _sanitize(self, report: UnitReport, product: dict[str, Any]) -> dict[str, Any]:
         regulated = product.get("regulated", "none") != "none"
         self.adapter.identify(report.serial)
-        account = self.adapter.deactivate_account(report.serial)
+        account = self.cloud_for(product["brand"]).deactivate(report.serial, report.sku)
         wipe = self.adapter.wipe(report.serial, "purge" if regulated else "clear")
         body: dict[str, Any] = {
             "method": wipe.method,
@@ -268,6 +293,7 @@ class StationAgent:
             "verification": wipe.verification,
             "verification_result": wipe.verification_result,
             "account": account.status,
+            "account_confirmation": account.confirmation(),
             "media_type": wipe.media_type,
         }
         if self.verifier:

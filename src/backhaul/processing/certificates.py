@@ -69,6 +69,22 @@ def confidentiality(regulated: Regulated) -> str:
     return "moderate" if regulated is Regulated.none else "high"
 
 
+def account_deactivation(data: Any) -> dict[str, Any]:
+    """The certificate's proof that the previous owner's account is gone: the status, who
+    confirmed it, the cloud's reference, and the exchange it came from (endpoint, final HTTP
+    status, how many attempts). `data` is the SanitizeIn."""
+    confirmation = data.account_confirmation
+    response = confirmation.response if confirmation is not None else None
+    return {
+        "status": data.account.value,
+        "confirmed_by": confirmation.source.value if confirmation is not None else None,
+        "reference": confirmation.reference if confirmation is not None else None,
+        "endpoint": response.url if response is not None else None,
+        "http_status": response.status_code if response is not None else None,
+        "attempts": len(response.attempts) if response is not None else None,
+    }
+
+
 def build(
     *,
     certificate_id: str,
@@ -129,7 +145,7 @@ def build(
             or "internal reuse (refurbishment)",
             "completed_at": issued,
         },
-        "account_deactivation": {"status": data.account.value},
+        "account_deactivation": account_deactivation(data),
         "person_validating": (verifier.as_dict() | {"validated_at": issued}) if verifier else None,
     }
 
@@ -211,6 +227,20 @@ def verify_record(
 # --- PDF ---------------------------------------------------------------------------------
 
 
+def _account_text(content: dict[str, Any]) -> str:
+    """'deactivated, confirmed by device cloud (reference R-1, HTTP 200 after 3 attempts)'."""
+    account = content.get("account_deactivation") or {}
+    status = str(account.get("status") or content.get("account") or "").replace("_", " ")
+    if not account.get("confirmed_by"):
+        return status
+    details = [f"reference {account.get('reference')}"]
+    if account.get("endpoint"):
+        details.append(f"{account['endpoint']}, HTTP {account.get('http_status')}")
+        details.append(f"{account.get('attempts')} attempt(s)")
+    confirmed_by = str(account["confirmed_by"]).replace("_", " ")
+    return f"{status}, confirmed by {confirmed_by} ({'; '.join(details)})"
+
+
 def _rows(content: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     def text(value: Any) -> str:
         return "" if value is None else str(value)
@@ -256,7 +286,7 @@ def _rows(content: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
                     "Post-sanitization destination",
                     text(sanitization.get("post_sanitization_destination")),
                 ),
-                ("Device-cloud account", text(content.get("account"))),
+                ("Device-cloud account", _account_text(content)),
                 ("Completed", text(sanitization.get("completed_at"))),
             ],
         ),

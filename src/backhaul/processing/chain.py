@@ -29,6 +29,18 @@ class Facts:
     test_attempts: int = 0
 
 
+def hold_reason(step: str, evidence: dict[str, Any], hazard: str | None) -> str:
+    """Why a unit is held in quarantine, from the step that put it there: its battery hazard,
+    or the failures that step recorded (a still-bound account says what the cloud answered)."""
+    reasons = [f"battery hazard: {hazard.removeprefix('battery_')}"] if hazard else []
+    reasons += [
+        str(failure["reason"])
+        for failure in evidence.get("failures") or ()
+        if isinstance(failure, dict) and failure.get("reason")
+    ]
+    return "; ".join(reasons) or f"{step} did not pass"
+
+
 def since_latest_receipt(steps: list[StepFact]) -> list[StepFact]:
     """The records after the latest `receive` (the whole list if there is none)."""
     for index in range(len(steps) - 1, -1, -1):

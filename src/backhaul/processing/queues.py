@@ -46,6 +46,7 @@ class WaitingUnit:
     site: str
     hazard: str | None
     since: datetime | None
+    reason: str | None = None  # for a quarantined unit: why it is held
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,10 @@ def _latest_inspections(session: Session, unit_ids: list[int]) -> dict[int, bool
 def units_at(
     session: Session, actor: Actor, states: tuple[State, ...], limit: int = 100
 ) -> list[WaitingUnit]:
-    """Units in the given states, oldest change first."""
+    """Units in the given states, oldest change first; a quarantined one with the reason the
+    step that put it there recorded (its latest step)."""
     actor.require("units.read")
+    latest = (UnitStep.unit_id == Unit.id) & (UnitStep.seq == Unit.step_count)
     statement = (
         select(
             Unit.serial,
@@ -191,17 +194,32 @@ def units_at(
             Site.code,
             Unit.hazard,
             Unit.updated_at,
+            UnitStep.step,
+            UnitStep.evidence,
         )
         .join(Product, Product.id == Unit.product_id)
         .join(Site, Site.id == Unit.site_id, isouter=True)
+        .join(UnitStep, latest, isouter=True)
         .where(Unit.state.in_(states))
         .order_by(Unit.updated_at, Unit.serial)
         .limit(limit)
     )
     statement = visible(actor, statement, Unit)
     return [
-        WaitingUnit(serial, sku, lifecycle.position(state, route), site or "—", hazard, since)
-        for serial, sku, state, route, site, hazard, since in session.execute(statement)
+        WaitingUnit(
+            serial,
+            sku,
+            lifecycle.position(state, route),
+            site or "—",
+            hazard,
+            since,
+            chain.hold_reason(step, evidence or {}, hazard)
+            if state is State.quarantined and step
+            else None,
+        )
+        for serial, sku, state, route, site, hazard, since, step, evidence in session.execute(
+            statement
+        )
     ]
 
 

@@ -61,6 +61,56 @@ class AccountStatus(enum.StrEnum):
     still_bound = "still_bound"
 
 
+class ConfirmationSource(enum.StrEnum):
+    """Who confirmed the account's state: the brand's device cloud over HTTP, the station's
+    device adapter, or a person who read the cloud's reference off its portal."""
+
+    device_cloud = "device_cloud"
+    device_adapter = "device_adapter"
+    manual = "manual"
+
+
+class CloudAttempt(Input):
+    """One call to the device cloud, as the station recorded it."""
+
+    attempt: int = Field(ge=1, le=100)
+    status_code: int | None = Field(None, ge=100, le=599, description="None: no answer")
+    elapsed_ms: float = Field(ge=0, le=86_400_000, allow_inf_nan=False)
+    error: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="Timeout or connection error, when there was no answer"
+    )
+    retry_in_s: float | None = Field(
+        None, ge=0, le=86_400, allow_inf_nan=False, description="Backoff before the next try"
+    )
+
+
+class CloudResponse(Input):
+    """The recorded exchange with the device cloud: where, its last answer, every attempt."""
+
+    url: Annotated[str, StringConstraints(max_length=600)] | None = None
+    status_code: int | None = Field(None, ge=100, le=599)
+    body: Annotated[str, StringConstraints(max_length=2000)] = Field(
+        "", description="The last answer's body, truncated"
+    )
+    attempts: list[CloudAttempt] = Field(default_factory=list, max_length=100)
+
+
+class AccountConfirmation(Input):
+    """The proof of the account's state that a sanitize step carries: `deactivated` and
+    `none_found` need the cloud's `reference`; `still_bound` says why in `reason`."""
+
+    source: ConfirmationSource
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="The device cloud's reference for the deactivation"
+    )
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="Why the account is not confirmed unbound"
+    )
+    response: CloudResponse | None = Field(
+        None, description="The recorded exchange (required when the source is device_cloud)"
+    )
+
+
 class SellIn(Input):
     """Register a sold unit (the same fields as one import row, without the serial)."""
 
@@ -118,6 +168,10 @@ class SanitizeIn(Input):
     verification: Literal["full", "sampling"]
     verification_result: Literal["passed", "failed"]
     account: AccountStatus
+    account_confirmation: AccountConfirmation | None = Field(
+        None,
+        description="Proof of the account's state; a pass needs one with the cloud's reference",
+    )
     verified_by: Username | None = Field(
         None, description="User name of the person who verified (required for regulated products)"
     )
@@ -257,6 +311,9 @@ class UnitOut(Output):
     version: int
     may_sell_as_new: bool | None
     hazard: str | None
+    quarantine_reason: str | None = Field(
+        None, description="Why a quarantined unit is held (the step that put it there)"
+    )
     air_shipment_blocked: bool
     firmware_version: str | None
     sold_at: datetime

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 from backhaul import db
 from backhaul.accounts.models import User
 from backhaul.catalog import service as catalog
-from backhaul.catalog.models import Product, Regulated, ReleaseStatus, Site, SiteKind
+from backhaul.catalog.models import Brand, Product, Regulated, ReleaseStatus, Site, SiteKind
 from backhaul.db import utcnow
 from backhaul.kit import exception_queue, signing
 from backhaul.kit.auth import Actor
@@ -45,7 +45,9 @@ from backhaul.processing import (
 from backhaul.processing.lifecycle import HANDOFF_ROUTES, Outcome, Route, Step
 from backhaul.processing.models import SanitizationCertificate
 from backhaul.processing.schemas import (
+    AccountStatus,
     AuthorizeIn,
+    ConfirmationSource,
     DispositionIn,
     FlashIn,
     GradeIn,
@@ -238,7 +240,47 @@ def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
 _PERSON_ONLY = (lazyload(User.brands), lazyload(User.sites))
 
 
+def _check_account_confirmation(ctx: Context, data: SanitizeIn) -> None:
+    """No sanitize pass on the station's word alone: an unbound account needs the confirmation
+    of whoever unbound it, from the cloud the unit's brand deactivates through."""
+    if data.account is AccountStatus.still_bound:
+        return  # the step fails anyway; the confirmation, if any, is kept as the reason
+    confirmation = data.account_confirmation
+    if confirmation is None:
+        raise ValidationFailed(
+            f"account '{data.account.value}' needs its confirmation: the source and the device "
+            "cloud's reference (account_confirmation)",
+            field="account_confirmation",
+        )
+    if confirmation.reference is None:
+        raise ValidationFailed(
+            f"account '{data.account.value}' is not confirmed without the device cloud's reference",
+            field="account_confirmation.reference",
+        )
+    brand = ctx.session.get_one(Brand, ctx.unit.brand_id)
+    cloud = brand.device_cloud_url
+    if confirmation.source is ConfirmationSource.device_adapter and cloud:
+        raise ValidationFailed(
+            f"brand {brand.code} deactivates accounts through its device cloud ({cloud}): "
+            "confirm there, or record the cloud's reference by hand (source manual)",
+            field="account_confirmation.source",
+        )
+    if confirmation.source is ConfirmationSource.device_cloud:
+        if not cloud:
+            raise ValidationFailed(
+                f"brand {brand.code} has no device cloud configured",
+                field="account_confirmation.source",
+            )
+        url = confirmation.response.url if confirmation.response else None
+        if not url or not url.startswith(cloud + "/"):
+            raise ValidationFailed(
+                f"the confirmation does not come from brand {brand.code}'s device cloud ({cloud})",
+                field="account_confirmation.response.url",
+            )
+
+
 def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
+    _check_account_confirmation(ctx, data)
     regulated = ctx.unit.regulated is not Regulated.none
     if regulated:
         if data.method.value == "clear":
@@ -271,8 +313,10 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
         if verifier is None:
             raise ValidationFailed(f"no active user '{data.verified_by}'", field="verified_by")
     failures = []
-    if data.account.value == "still_bound":
-        failures.append({"test": "account", "reason": "the device-cloud account is still bound"})
+    if data.account is AccountStatus.still_bound:
+        why = data.account_confirmation.reason if data.account_confirmation else None
+        reason = "the device-cloud account is still bound" + (f": {why}" if why else "")
+        failures.append({"test": "account", "reason": reason})
     if data.verification_result != "passed":
         failures.append({"test": "verification", "reason": "wipe verification failed"})
     evidence = data.model_dump()
@@ -982,6 +1026,9 @@ def unit_view(unit: UnitState, steps: list[StepRow]) -> dict[str, Any]:
         "version": unit.version,
         "may_sell_as_new": unit.may_sell_as_new,
         "hazard": unit.hazard,
+        "quarantine_reason": chain.hold_reason(steps[-1].step, steps[-1].evidence, unit.hazard)
+        if unit.state is State.quarantined and steps
+        else None,
         "air_shipment_blocked": unit.air_shipment_blocked,
         "firmware_version": unit.firmware_version,
         "sold_at": _iso(unit.sold_at),

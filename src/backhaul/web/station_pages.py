@@ -163,9 +163,20 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                     "select",
                     _choices("deactivated", "none_found", "still_bound"),
                 ),
+                Field(
+                    "account_reference",
+                    "Confirmation reference",
+                    help="the device cloud's reference for the deactivation (or the lookup that "
+                    "found no account)",
+                    required=False,
+                ),
                 Field("verified_by", "Verified by (second person)", required=False),
             ],
-            ["verification passed", "the device-cloud account is deactivated or none was found"],
+            [
+                "verification passed",
+                "the device-cloud account is deactivated or none was found, confirmed by the "
+                "cloud's reference",
+            ],
         )
     if step is Step.flash:
         release = catalog.current_firmware(session, unit.product_id)
@@ -432,7 +443,20 @@ def _evidence(step: Step, form: dict[str, Any], fields: list[Field]) -> dict[str
             data[item.name] = text
     if step is Step.test:
         data.setdefault("measurements", {})
+    if step is Step.sanitize:
+        # Typed in from the device cloud's portal: a person's confirmation, with its reference.
+        reference = data.pop("account_reference", "")
+        if reference:
+            data["account_confirmation"] = {"source": "manual", "reference": reference}
     return data
+
+
+# Evidence fields the form shows under another name.
+FORM_FIELD = {
+    "account_confirmation": "account_reference",
+    "account_confirmation.reference": "account_reference",
+    "account_confirmation.source": "account_reference",
+}
 
 
 def _number(text: str) -> float | str:
@@ -512,11 +536,13 @@ def _record(
                     if loc[:1] == ["measurements"] and len(loc) > 1
                     else (loc[0] if loc else "form")
                 )
+                name = FORM_FIELD.get(name, name)
                 errors.setdefault(name, str(e["msg"]).removeprefix("Value error, "))
         except (NotAuthenticated, Forbidden):
             raise
         except DomainError as error:
-            errors[error.field or "form"] = error.detail
+            field_name = error.field or "form"
+            errors[FORM_FIELD.get(field_name, field_name)] = error.detail
         else:
             assert isinstance(result, service.Performed)
             now = lifecycle.position(result.unit.state, result.unit.route)
