@@ -33,6 +33,19 @@ def main() -> None:
             "verification": "full",
             "verification_result": "passed",
             "account": "deactivated",
+            "account_confirmation": {
+                "source": "device_cloud",
+                "reference": "DEACT-7Q4M2X8R",
+                "response": {
+                    "url": "https://cloud.lumen.example/devices/RNG004217/deactivation",
+                    "status_code": 200,
+                    "body": '{"status": "deactivated", "reference": "DEACT-7Q4M2X8R"}',
+                    "attempts": [
+                        {"attempt": 1, "status_code": 503, "elapsed_ms": 212.0, "retry_in_s": 0.6},
+                        {"attempt": 2, "status_code": 200, "elapsed_ms": 148.0},
+                    ],
+                },
+            },
             "verified_by": "j.okafor",
             "media_type": "eMMC flash, 8 GB",
         }
