@@ -687,17 +687,14 @@ def perform_step(
     if unit is None:
         db.begin_writing(session)
         if snapshot:  # it may have been registered meanwhile
-            return perform_step(session, actor, serial, step, data, if_match)
+            return perform_step(
+                session, actor, serial, step, data, if_match, override_request=override_request
+            )
         if step is Step.receive:
             assert isinstance(data, ReceiveIn)
             return _queue_unknown_receipt(session, actor, serial, data)
         raise NotFound(f"no unit with serial '{serial}' at your sites")
-    if if_match is not None and if_match != unit.version:
-        raise StaleVersion(
-            f"unit {unit.serial} is at version {unit.version}, not {if_match}; "
-            "reload it and try again",
-            current_version=unit.version,
-        )
+    _check_version(unit, if_match)
     history = store.load_steps(session, unit.id)
     steps = _facts(history)
     facts = chain.facts(steps)
@@ -710,8 +707,19 @@ def perform_step(
     ctx = Context(session, actor, unit, steps, facts, utcnow(), override_request)
     evaluation = HANDLERS[step](ctx, data)
     if db.begin_writing(session) and store.version_of(session, unit.id) != unit.version:
-        return perform_step(session, actor, serial, step, data, if_match)  # judge it again
+        return perform_step(
+            session, actor, serial, step, data, if_match, override_request=override_request
+        )  # judge it again
     return _record(ctx, step, at, evaluation, history)
+
+
+def _check_version(unit: UnitState, if_match: int | None) -> None:
+    if if_match is not None and if_match != unit.version:
+        raise StaleVersion(
+            f"unit {unit.serial} is at version {unit.version}, not {if_match}; "
+            "reload it and try again",
+            current_version=unit.version,
+        )
 
 
 def override_failed_step(
@@ -731,12 +739,7 @@ def override_failed_step(
     unit = find_unit(session, actor, serial)
     if unit is None:
         raise NotFound(f"no unit with serial '{serial}' at your sites")
-    if if_match is not None and if_match != unit.version:
-        raise StaleVersion(
-            f"unit {unit.serial} is at version {unit.version}, not {if_match}; "
-            "reload it and try again",
-            current_version=unit.version,
-        )
+    _check_version(unit, if_match)
     history = store.load_steps(session, unit.id)
     check_failed_step_override(session, unit, history, step)
     failed = history[-1]
