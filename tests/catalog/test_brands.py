@@ -6,14 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from backhaul.cli import app as cli
-from backhaul.tables import metadata
 from tests.conftest import TokenFactory, bearer, site_payload
 
 CLOUD = "https://cloud.lumen.example/v1"
@@ -154,14 +150,3 @@ def test_the_cli_creates_updates_and_lists_the_device_cloud(admin: TestClient) -
     assert removed.exit_code == 0 and "device cloud: none" in removed.output
     assert admin.get("/api/v1/brands/lumen").json()["device_cloud_url"] is None
     assert runner.invoke(cli, ["brands", "update", "lumen"]).exit_code != 0  # nothing to change
-
-
-def test_the_migrated_schema_matches_the_models(database: str) -> None:
-    engine = create_engine(database)
-    with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
-        )
-        differences = compare_metadata(context, metadata)
-    engine.dispose()
-    assert differences == []
