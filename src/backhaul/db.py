@@ -58,9 +58,8 @@ def utcnow() -> datetime:
 # SQLite allows one writer; serialising writers in-process beats its sleeping busy handler.
 # The lock is taken when a write session's transaction begins (its first statement), not when
 # the session is opened, and released when that transaction ends: a request holds it only
-# while it talks to the database. `read_first`/`begin_writing` narrow it further (see below).
+# while it talks to the database.
 _sqlite_write_lock = threading.Lock()
-_SNAPSHOT = "backhaul_read_snapshot"  # execution option: this transaction only reads
 
 
 def _configure_sqlite(engine: Engine, begin: str) -> None:
@@ -76,19 +75,7 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        snapshot = connection.get_execution_options().get(_SNAPSHOT, False)
-        connection.exec_driver_sql("BEGIN" if snapshot else begin)
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _refuse_writes_in_snapshot(
-        connection: Any, _cursor: Any, statement: str, *_args: Any
-    ) -> None:
-        if not connection.get_execution_options().get(_SNAPSHOT, False):
-            return
-        if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA", "BEGIN"):
-            raise RuntimeError(
-                "a write inside a read snapshot: call db.begin_writing(session) first"
-            )
+        connection.exec_driver_sql(begin)
 
 
 def make_engine(url: str, write: bool = True) -> Engine:
@@ -137,7 +124,7 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 
 def _lock_writes(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None and not session.info.get("snapshot"):
+    if transaction.parent is None:
         _sqlite_write_lock.acquire()
         session.info["locked"] = True
 
@@ -156,32 +143,6 @@ def _factory(engine: Engine, write: bool) -> sessionmaker[Session]:
             event.listen(factory, "after_transaction_end", _unlock_writes)
         factory = _factories.setdefault(engine, factory)
     return factory
-
-
-def read_first(session: Session) -> bool:
-    """On SQLite, let a write session read without the write lock: its reads run in a
-    read-only snapshot until `begin_writing`, so other requests can write meanwhile. The caller
-    must check, after `begin_writing`, that what it read has not changed (e.g. a version).
-
-    Only before the session's first statement, and a no-op on PostgreSQL (row locks and
-    version checks do the job there). Returns whether the snapshot was opened."""
-    if not session.info.get("write") or session.in_transaction():
-        return False
-    if session.get_bind().dialect.name != "sqlite":
-        return False
-    session.info["snapshot"] = True
-    session.connection(execution_options={_SNAPSHOT: True})
-    return True
-
-
-def begin_writing(session: Session) -> bool:
-    """End a `read_first` snapshot and take the write lock for the rest of the transaction.
-    Returns True when a snapshot was ended (the caller must re-check what it read)."""
-    if not session.info.pop("snapshot", False):
-        return False
-    session.commit()  # the snapshot wrote nothing (writes in it are refused); this ends it
-    session.connection()  # begin the write transaction now: the lock, then BEGIN IMMEDIATE
-    return True
 
 
 def open_session(write: bool = True, url: str | None = None) -> Session:
@@ -222,7 +183,7 @@ def session_scope(write: bool = True, url: str | None = None) -> Iterator[Sessio
 
     Every request, job and CLI command runs inside exactly one of these; services only flush.
     On SQLite a write session holds the process's write lock from its first statement to its
-    end (see `_lock_writes`); `read_first` lets a hot path read before taking it.
+    end (see `_lock_writes`).
     """
     session = open_session(write, url)
     try:

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
-from backhaul import db
 from backhaul.accounts.models import User
 from backhaul.catalog import service as catalog
 from backhaul.catalog.models import Brand, Product, Regulated, ReleaseStatus, Site, SiteKind
@@ -673,23 +672,14 @@ def perform_step(
 ) -> Performed | Queued:
     """Run one step on one unit: check the table, judge the evidence, record everything.
 
-    On SQLite the unit is read and judged in a read snapshot, without the write lock, and the
-    lock is taken only to record (`db.read_first`); if the unit changed in between, it is
-    judged again under the lock, so the outcome is the one a serial execution would give.
     `override_request` names the approved request a supervisor's route override answers.
     """
     actor.require(PERMISSION.get(step, "steps.process"))
     if step is Step.sell:
         assert isinstance(data, SellIn)
         return _sell(session, actor, serial, data)
-    snapshot = db.read_first(session)
     unit = find_unit(session, actor, serial, by_site=step not in INTAKE_STEPS)
     if unit is None:
-        db.begin_writing(session)
-        if snapshot:  # it may have been registered meanwhile
-            return perform_step(
-                session, actor, serial, step, data, if_match, override_request=override_request
-            )
         if step is Step.receive:
             assert isinstance(data, ReceiveIn)
             return _queue_unknown_receipt(session, actor, serial, data)
@@ -706,10 +696,6 @@ def perform_step(
         )
     ctx = Context(session, actor, unit, steps, facts, utcnow(), override_request)
     evaluation = HANDLERS[step](ctx, data)
-    if db.begin_writing(session) and store.version_of(session, unit.id) != unit.version:
-        return perform_step(
-            session, actor, serial, step, data, if_match, override_request=override_request
-        )  # judge it again
     return _record(ctx, step, at, evaluation, history)
 
 

@@ -162,7 +162,6 @@ _UPDATE_UNIT = (
     .where(_UNITS.c.id == bindparam("b_id"), _UNITS.c.version == bindparam("b_version"))
     .values({name: bindparam(name) for name in (*MUTABLE, "version", "updated_at")})
 )
-_SELECT_VERSION = select(_UNITS.c.version).where(_UNITS.c.id == bindparam("unit_id"))
 _INSERT_STEP = insert(_STEPS).returning(_STEPS.c.id)
 _INSERT_CERTIFICATE = insert(cast(Table, SanitizationCertificate.__table__))
 _REVERIFICATIONS = cast(Table, WipeReverification.__table__)
@@ -216,11 +215,6 @@ def load_steps(session: Session, unit_id: int) -> list[StepRow]:
     """The unit's steps in order, with the site's code."""
     rows = session.connection().execute(_SELECT_STEPS, {"unit_id": unit_id})
     return [StepRow(*row) for row in rows]
-
-
-def version_of(session: Session, unit_id: int) -> int | None:
-    """The unit's current version (None if it is gone)."""
-    return session.connection().execute(_SELECT_VERSION, {"unit_id": unit_id}).scalar()
 
 
 def save(session: Session, unit: UnitState, expected_version: int, now: datetime) -> None:
