@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 FIELDS = (
     "serial",
@@ -36,9 +36,9 @@ class ProductRule:
     warranty_months: int
 
 
-@dataclass(frozen=True, slots=True)
-class SoldUnit:
-    """A row that passed every check, normalised."""
+class SoldUnit(NamedTuple):
+    """A row that passed every check, normalised (a named tuple: made a million times in an
+    import, it costs a third of a frozen dataclass)."""
 
     serial: str
     sku: str
@@ -79,6 +79,8 @@ def add_months(day: date, months: int) -> date:
 def parse_timestamp(value: Any) -> datetime:
     """ISO 8601 date or date-time; without a zone it is taken as UTC."""
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+    if parsed.tzinfo is UTC:  # "Z", as exports write it
+        return parsed
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
