@@ -67,6 +67,14 @@ def _row(name: str, load: Load, server_cpu: float) -> dict[str, Any]:
     }
 
 
+def _next_restocked(n: int, units: int) -> int:
+    """The first unit from n on that the engine restocks (at any spacing of the picks: a fixed
+    stride can land on one market only)."""
+    while n < units and not world.restocked(n):
+        n += 1
+    return n
+
+
 def run(scale: float = 1.0, workdir: Path | None = None, database: Path | None = None) -> Result:
     """`database`: a database with the sold units already imported (the import benchmark's)."""
     units = max(1000, int(UNITS * scale))
@@ -83,9 +91,7 @@ def run(scale: float = 1.0, workdir: Path | None = None, database: Path | None =
         # one of them goes through all ten steps: the engine prices yen sales of 49 or free
         # units for harvest, rightly.
         with_history = [
-            world.serial(n)
-            for n in range(step // 2 + 1, units + 1, max(1, step // 10))
-            if world.restocked(n)
+            world.serial(_next_restocked(n, units)) for n in range(step // 2 + 1, units + 1, step)
         ][:HISTORY_UNITS]
         rng = random.Random(7)
         with server("backhaul-lookup", backhaul_server(workdir), workdir) as srv:

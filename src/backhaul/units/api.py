@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.errors import ValidationFailed
-from backhaul.kit.http import DbSession
+from backhaul.kit.http import DbSession, run_read
 from backhaul.kit.schemas import Output
 from backhaul.processing import service as processing
 from backhaul.processing.schemas import UnitOut
@@ -142,8 +142,13 @@ def list_units(
 
 
 @router.get("/units/{serial}", response_model=UnitOut)
-def get_unit(serial: str, session: DbSession, actor: CurrentActor) -> Response:
+async def get_unit(serial: str, session: DbSession, actor: CurrentActor) -> Response:
     """A unit, its state, condition, version (also as ETag) and its whole history."""
-    unit, steps = processing.get_unit(session, actor, serial)
-    db.commit(session)  # end the read here, in this thread, rather than in another trip
-    return JSONResponse(processing.unit_view(unit, steps), headers={"ETag": f'"{unit.version}"'})
+
+    def read() -> dict[str, Any]:
+        unit, steps = processing.get_unit(session, actor, serial)
+        db.commit(session)  # end the read here, in this thread, rather than in another trip
+        return processing.unit_view(unit, steps)
+
+    view = await run_read(read)
+    return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
