@@ -124,9 +124,24 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 
 def _lock_writes(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
+    if transaction.parent is None and not session.info.get("locked"):
         _sqlite_write_lock.acquire()
         session.info["locked"] = True
+
+
+def needs_write_lock(session: Session) -> bool:
+    """Whether the session's transactions take the process's SQLite write lock."""
+    return bool(session.info.get("write")) and session.get_bind().dialect.name == "sqlite"
+
+
+def take_write_lock(session: Session, blocking: bool = True) -> bool:
+    """Take the write lock for the session's next transaction now (False: it is busy and
+    `blocking` was False). A request takes it before any thread runs its work: a thread that
+    waited for it mid-request would hold a pool slot that the request holding it may need."""
+    if not _sqlite_write_lock.acquire(blocking):
+        return False
+    session.info["locked"] = True
+    return True
 
 
 def _unlock_writes(session: Session, transaction: SessionTransaction) -> None:

@@ -12,7 +12,6 @@ from backhaul.accounts.service import actor_for_token, cached_actor_for_token
 from backhaul.db import session_scope
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import NotAuthenticated
-from backhaul.kit.http import DbSession
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `backhaul keys create`")
 
@@ -25,34 +24,21 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def _api_actor(
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The key's actor. Async so that a token resolved moments ago (see `_TokenCache`) costs
-    no trip through the thread pool; one that must be looked up is looked up in the pool, as a
-    plain `def` dependency would be, so the event loop never waits on the database."""
-    token = _token(credentials)
-    cached = cached_actor_for_token(token)
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(actor_for_token, session, token)
-
-
-CurrentActor = Annotated[Actor, Depends(_api_actor)]
-
-
 def _actor_in_read_transaction(token: str) -> Actor:
     with session_scope(write=False) as session:
         return actor_for_token(session, token)
 
 
-async def _actor_before_body(
+async def _api_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The key's actor, looked up in a short read-only transaction of its own: for routes that
-    take a large body before they write, so no write transaction (on SQLite: the write lock) is
-    held while the body arrives."""
+    """The key's actor. Async so that a token resolved moments ago (see `_TokenCache`) costs
+    no trip through the thread pool. One that must be looked up is looked up in the pool, in a
+    short read-only transaction of its own, never the request's: on SQLite the request's write
+    transaction takes the write lock at its first statement, and holding it from this thread
+    trip to the endpoint's would let requests that have the lock wait for a thread while every
+    thread waits for the lock (a deadlock once the pool's 40 threads are busy). It also keeps
+    the lock free while a large body (a firmware image) arrives."""
     token = _token(credentials)
     cached = cached_actor_for_token(token)
     if cached is not None:
@@ -60,4 +46,4 @@ async def _actor_before_body(
     return await run_in_threadpool(_actor_in_read_transaction, token)
 
 
-ActorBeforeBody = Annotated[Actor, Depends(_actor_before_body)]
+CurrentActor = Annotated[Actor, Depends(_api_actor)]

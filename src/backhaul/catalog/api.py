@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from backhaul.accounts.deps import ActorBeforeBody, CurrentActor
+from backhaul.accounts.deps import CurrentActor
 from backhaul.catalog import firmware_images, service
 from backhaul.catalog.firmware_images import StagedImage
 from backhaul.catalog.models import FirmwareRelease, ReleaseStatus, SiteKind, TestPlan, TestRig
@@ -213,7 +213,7 @@ def set_firmware_status(
     return _firmware_out(service.set_firmware_status(session, actor, sku, version, data))
 
 
-async def _staged_image(request: Request, actor: ActorBeforeBody) -> AsyncIterator[StagedImage]:
+async def _staged_image(request: Request, actor: CurrentActor) -> AsyncIterator[StagedImage]:
     """The request body written to the image store's incoming folder while it is hashed; the
     temporary file is removed after the request unless the upload kept it. The caller is
     checked first, and no write transaction is open while the body arrives."""

@@ -19,12 +19,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backhaul.db import finish, open_session
+from backhaul.db import finish, needs_write_lock, open_session, take_write_lock
 from backhaul.kit.errors import DomainError, ValidationFailed
 from backhaul.kit.ids import new_id, request_id_var
 
@@ -37,6 +36,38 @@ _STATUSES = frozenset(status.value for status in HTTPStatus)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+class ThreadPool:
+    """A few threads of their own for one kind of work (an anyio limiter per event loop),
+    beside the default pool that runs endpoints and dependencies."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._limiters: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, anyio.CapacityLimiter
+        ] = weakref.WeakKeyDictionary()
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(work, *args, limiter=limiter)
+
+
+# On SQLite a write request holds the process's write lock from before its work starts to its
+# commit, and that work takes several thread trips (dependencies, the endpoint, the response's
+# validation, the commit). Were the lock taken by whichever trip runs the first statement, a
+# request holding it could wait for a thread while every thread of the pool (40) waited for the
+# lock. So the lock is taken up front, waiting in one thread of its own (the others queue, in
+# order, for that thread), and transactions end in threads of their own: neither waits for
+# anything the default pool's threads hold.
+_LOCK_WAIT = ThreadPool(1)
+_ENDINGS = ThreadPool(4)
+# Hot reads run here: eight lookups at once in eight threads cost 1.2 ms of CPU each instead of
+# 0.7, the threads fighting for the GIL; two keep the core busy without that.
+_READS = ThreadPool(2)
+
+
 async def _db_session(request: Request) -> AsyncIterator[Session]:
     """The request's transaction. Opening a session touches nothing, so it is done on the event
     loop; the commit (or rollback) runs in the thread pool, shielded from cancellation so a
@@ -44,14 +75,17 @@ async def _db_session(request: Request) -> AsyncIterator[Session]:
     in their own thread (`db.commit`), which leaves nothing to do here."""
     session = open_session(write=request.method not in SAFE_METHODS)
     try:
+        if needs_write_lock(session) and not take_write_lock(session, blocking=False):
+            with anyio.CancelScope(shield=True):  # once taken, `finish` must release it
+                await _LOCK_WAIT.run(take_write_lock, session)
         yield session
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(finish, session, False)
+            await _ENDINGS.run(finish, session, False)
         raise
-    if session.in_transaction() or session.info.get("after_commit"):
+    if session.in_transaction() or session.info.get("after_commit") or session.info.get("locked"):
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(finish, session, True)
+            await _ENDINGS.run(finish, session, True)
     else:
         session.close()
 
@@ -59,23 +93,11 @@ async def _db_session(request: Request) -> AsyncIterator[Session]:
 # scope="function": the transaction commits before the response is sent, so a 2xx means durable.
 DbSession = Annotated[Session, Depends(_db_session, scope="function")]
 
-# Hot reads run in a pool of their own this size. With one thread per concurrent request (the
-# default pool allows 40), eight lookups at once cost 1.2 ms of CPU each instead of 0.7, the
-# threads fighting for the GIL; two threads keep the core busy without that (docs/performance.md).
-READ_THREADS = 2
-_read_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 async def run_read(read: Callable[[], T]) -> T:
     """Run a read-only piece of work (it must not write: writers would queue behind it for
     the write lock) in the reads' own small thread pool."""
-    loop = asyncio.get_running_loop()
-    limiter = _read_limiters.get(loop)
-    if limiter is None:
-        limiter = _read_limiters[loop] = anyio.CapacityLimiter(READ_THREADS)
-    return await anyio.to_thread.run_sync(read, limiter=limiter)
+    return await _READS.run(read)
 
 
 async def parse_if_match(

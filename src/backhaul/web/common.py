@@ -13,9 +13,9 @@ from fastapi.templating import Jinja2Templates
 
 from backhaul import __version__
 from backhaul.accounts.service import actor_for, get_user
+from backhaul.db import session_scope
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import DomainError
-from backhaul.kit.http import DbSession
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["version"] = __version__
@@ -60,12 +60,18 @@ def check_csrf(request: Request, csrf: Annotated[str, Form(max_length=200)] = ""
 CsrfChecked = Depends(check_csrf)
 
 
-def _page_actor(request: Request, session: DbSession) -> Actor:
+def _page_actor(request: Request) -> Actor:
+    """The signed-in user, read in a transaction of its own, not the request's (which on
+    SQLite would take the write lock in this thread trip and hold it into the page's; see
+    `accounts.deps._api_actor`)."""
     user_id = request.session.get("uid")
-    user = get_user(session, user_id) if isinstance(user_id, int) else None
-    if user is None:
+    if not isinstance(user_id, int):
         raise LoginRequired(request.url.path)
-    return actor_for(user)
+    with session_scope(write=False) as session:
+        user = get_user(session, user_id)
+        if user is None:
+            raise LoginRequired(request.url.path)
+        return actor_for(user)
 
 
 PageActor = Annotated[Actor, Depends(_page_actor)]
