@@ -82,7 +82,6 @@ def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClie
             {
                 "outcome": "pass",
                 "packaging": "opened",
-                "accessories_complete": "on",
                 "battery": "ok",
             },
         ),
@@ -129,7 +128,7 @@ def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
 ) -> None:
     received(world, "SPK000002")
     for fields in (
-        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {"outcome": "pass", "packaging": "opened", "battery": "ok"},
         {
             "method": "purge",
             "tool": "WipeKit 4.2",
@@ -199,7 +198,6 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
         {
             "outcome": "pass",
             "packaging": "opened",
-            "accessories_complete": True,
             "battery": "swollen",
         },
     )
@@ -230,7 +228,7 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
 
 def _to_flash(tech: TestClient, serial: str) -> None:
     for fields in (
-        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {"outcome": "pass", "packaging": "opened", "battery": "ok"},
         {
             "method": "purge",
             "tool": "WipeKit 4.2",
@@ -319,7 +317,7 @@ def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_say
     tech: TestClient,
 ) -> None:
     received(world, "SPK000006")
-    inspect = {"outcome": "pass", "packaging": "opened", "accessories_complete": "on"}
+    inspect = {"outcome": "pass", "packaging": "opened"}
     assert _record(tech, "SPK000006", inspect | {"battery": "ok"})[1].status_code == 200
     wipe = {
         "method": "purge",
