@@ -354,9 +354,9 @@ def _step_detail(step: Step, inputs: Inputs) -> tuple[list[str], list[str], list
                     "cosmetic points looked at, damage recorded where found: "
                     + ", ".join(checklist.cosmetic_points)
                 )
-            if checklist.photos_required:
+            if needed := checklist.photos_required:
                 criteria.append(
-                    f"{checklist.photos_required} photos of the unit uploaded before the "
+                    f"{needed} photo{'' if needed == 1 else 's'} of the unit uploaded before the "
                     "inspection is recorded (it is refused with fewer)"
                 )
             failure = [

@@ -328,7 +328,8 @@ def _inspect_form(session: Session, unit: UnitState, codes: Field) -> StepForm:
     if checklist.packaging_check:
         passes.append("sealed only when the factory seal is unbroken")
     if needed:
-        passes.append(f"{needed} photos of the unit, uploaded before the inspection is recorded")
+        photos_needed = f"{needed} photo{'' if needed == 1 else 's'}"
+        passes.append(f"{photos_needed} of the unit, uploaded before the inspection is recorded")
     version = f"version {checklist.version}" if checklist.version else "the default checklist"
     passes.append(f"checked against {unit.sku}'s inspection checklist ({version})")
     return StepForm(Step.inspect, fields, passes, "a failed inspection asks for fault codes")
@@ -618,7 +619,8 @@ def _record(
             raise
         except DomainError as error:
             field_name = error.field or "form"
-            if field_name.partition(".")[0] == "files":  # the photos, as the upload names them
+            # The photos, as the upload names them, or as the inspection misses them.
+            if field_name.partition(".")[0] == "files" or error.extra.get("missing") == "photos":
                 field_name = "photos"
             errors[FORM_FIELD.get(field_name, field_name)] = error.detail
         else:
