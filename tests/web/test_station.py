@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import photo_bytes
 from tests.processing.conftest import (  # noqa: F401
     GOOD,
     RIG,
@@ -343,3 +344,39 @@ def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_say
     assert (unit["state"], unit["quarantine_reason"]) == ("sanitized", None)
     confirmation = unit["history"][-1]["evidence"]["account_confirmation"]
     assert (confirmation["source"], confirmation["reference"]) == ("manual", "PORTAL-4471")
+
+
+def test_a_photo_that_is_not_an_image_is_named_on_the_inspect_form(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    checklist = {"accessories": ["power adapter"], "photos_required": 1}
+    response = world.call(
+        "admin", "PUT", "/api/v1/products/SPK-100/inspection-checklist", json=checklist
+    )
+    assert response.status_code == 200, response.text
+    received(world, "SPK000003")
+    page = tech.get("/station/units/SPK000003", headers=BROWSER)
+    assert 'value="power adapter"' in page.text and 'type="file"' in page.text
+    form = {"csrf": _csrf(page.text), "version": _version(page.text), "outcome": "pass"}
+    form |= {"packaging": "opened", "accessories_present": "power adapter"}
+    fake = b"\xff\xd8\xff\xe0" + b"garbage" * 20
+    refused = tech.post(
+        "/station/units/SPK000003/steps/inspect",
+        data=form,
+        files=[("photos", ("front.jpg", fake, "image/jpeg"))],
+        headers=BROWSER,
+    )
+    assert refused.status_code == 422
+    assert 'id="error-photos"' in refused.text and "not a readable JPEG or PNG" in refused.text
+    assert world.unit("SPK000003")["state"] == "received"
+    assert world.call("tech_a", "GET", "/api/v1/units/SPK000003/photos").json() == []
+    accepted = tech.post(
+        "/station/units/SPK000003/steps/inspect",
+        data=form,
+        files=[("photos", ("front.jpg", photo_bytes(), "image/jpeg"))],
+        headers=BROWSER,
+    )
+    assert accepted.status_code == 200, accepted.text
+    evidence = world.unit("SPK000003")["history"][-1]["evidence"]
+    assert evidence["accessories_complete"] is True and len(evidence["photos"]) == 1
