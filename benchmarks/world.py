@@ -31,7 +31,6 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
         {
             "outcome": "pass",
             "packaging": "opened",
-            "accessories_complete": True,
             "battery": "ok",
             "fault_codes": [],
         },

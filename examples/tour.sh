@@ -30,7 +30,7 @@ api "$TECH" "$BASE/api/v1/sites/HUB-US/rigs" | field '"; ".join(r["code"] + ": "
 step "$ADMIN" authorize '{"rma":"RMA-TOUR","reason":"defect.hardware","resolution":"refund"}'
 step "$ADMIN" ship '{"carrier":"UPS","tracking_number":"1ZTOUR0001"}'
 step "$TECH" receive '{"site":"HUB-US"}'
-step "$TECH" inspect '{"outcome":"pass","packaging":"opened","accessories_complete":true,"battery":"ok"}'
+step "$TECH" inspect '{"outcome":"pass","packaging":"opened","accessories_present":["power adapter"]}'
 step "$TECH" sanitize '{"method":"purge","tool":"WipeKit 4.2","verification":"full","verification_result":"passed","account":"deactivated","account_confirmation":{"source":"manual","reference":"LUMEN-CLOUD-77123"}}'
 step "$TECH" flash "{\"release\":\"$RELEASE\",\"image_sha256\":\"$IMAGE_SHA\",\"readback_version\":\"$RELEASE\",\"readback_sha256\":\"$SHA\"}"
 step "$TECH" test '{"plan":1,"rig":"RIG-US-1","measurements":{"speaker_spl":91.5,"mic_array":true,"wifi_rssi":-52}}'

@@ -3,6 +3,7 @@ one), the app, and factories for tokens and catalog objects."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -64,6 +65,7 @@ def fresh_database(migrated_template: str, folder: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("BACKHAUL_DATABASE_URL", url)
     monkeypatch.setenv("BACKHAUL_KEYS_DIR", str(folder / "keys"))
     monkeypatch.setenv("BACKHAUL_FIRMWARE_DIR", str(folder / "firmware"))
+    monkeypatch.setenv("BACKHAUL_UPLOADS_DIR", str(folder / "uploads"))
     monkeypatch.setenv("BACKHAUL_SECRET_KEY", "test-secret")
     # No random re-verification holds unless a test asks for them (tests/processing/
     # test_reverification.py sets the share it needs).
@@ -187,3 +189,12 @@ def make_user(database: str) -> Callable[..., None]:
             )
 
     return make
+
+
+def photo_bytes(image_format: str = "JPEG", colour: str = "red", size: int = 8) -> bytes:
+    """A real, decodable photo (a plain square); another colour gives another file."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, image_format)
+    return buffer.getvalue()

@@ -27,7 +27,7 @@ from backhaul.kit.http import (
 from backhaul.kit.signing import session_secret
 from backhaul.planning import api as planning_api
 from backhaul.processing import api as processing_api
-from backhaul.processing import overrides_api, reverification_api, stations_api
+from backhaul.processing import overrides_api, photos_api, reverification_api, stations_api
 from backhaul.processing import queues_api as processing_queues_api
 from backhaul.returns import api as returns_api
 from backhaul.settings import get_settings
@@ -86,6 +86,7 @@ def create_app() -> FastAPI:
         catalog_api.router,
         units_api.router,
         processing_api.router,
+        photos_api.router,
         stations_api.router,
         reverification_api.router,
         sop_api.router,
@@ -113,7 +114,14 @@ def create_app() -> FastAPI:
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         # Firmware images are far larger than any other body; their route streams them to disk.
-        exceptions=[("POST", catalog_api.IMAGE_UPLOAD_PATH, settings.firmware_max_bytes)],
+        # Photo uploads (the API, the station's inspect form, the portal's damage claim) carry
+        # several photos of up to BACKHAUL_MAX_PHOTO_BYTES each.
+        exceptions=[
+            ("POST", catalog_api.IMAGE_UPLOAD_PATH, settings.firmware_max_bytes),
+            ("POST", photos_api.UPLOAD_PATH, photos_api.upload_body_limit()),
+            ("POST", station_pages.INSPECT_FORM_PATH, photos_api.upload_body_limit()),
+            ("POST", portal_pages.PHOTOS_FORM_PATH, portal_pages.photos_body_limit()),
+        ],
     )
     app.add_middleware(
         SessionMiddleware,

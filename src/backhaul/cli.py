@@ -495,6 +495,64 @@ def products_list(
     _print_rows(rows, ["sku", "name", "brand", "family", "regulated", "msrp", "currency"])
 
 
+@products_app.command("checklist")
+def products_checklist(
+    sku: Annotated[str, typer.Argument(help="The product's SKU")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="JSON or TOML with the new checklist: accessories and cosmetic_points (lists "
+            "of names), packaging_check and battery_check (true/false), photos_required "
+            "(0-10), cosmetic_criteria (grade A-D -> wording). Publishes the next version.",
+        ),
+    ] = None,
+) -> None:
+    """Show a product's inspection checklist, or publish a new version of it with --file.
+
+    Example file: {"accessories": ["power adapter", "quick start guide"],
+    "cosmetic_points": ["display", "hinge"], "photos_required": 2,
+    "cosmetic_criteria": {"A": "no marks under the booth light"}}
+    """
+    from backhaul.catalog.schemas import InspectionChecklistIn
+    from backhaul.catalog.service import get_inspection_checklist, set_inspection_checklist
+
+    if file is not None:
+        data = parse(InspectionChecklistIn, _read_config(file))
+        with transaction() as (session, actor):
+            set_inspection_checklist(session, actor, sku, data)
+    with transaction(write=False) as (session, actor):
+        product, checklist, _row = get_inspection_checklist(session, actor, sku)
+        label = product.sku
+    version = f"version {checklist.version}" if checklist.version else "default (none set)"
+    if file is not None:
+        out.print(f"{label} inspection checklist {version} published")
+    table = Table("item", "value", title=f"{label} inspection checklist, {version}")
+    table.add_row("accessories", ", ".join(checklist.accessories) or "—")
+    table.add_row("cosmetic points", ", ".join(checklist.cosmetic_points) or "—")
+    table.add_row("packaging check", "yes" if checklist.packaging_check else "no")
+    table.add_row("battery check", "yes" if checklist.battery_check else "no")
+    table.add_row("photos required", str(checklist.photos_required))
+    for grade, meaning in checklist.criteria().items():
+        table.add_row(f"cosmetic {grade.value}", meaning)
+    out.print(table)
+
+
+def _read_config(file: Path) -> Any:
+    """A JSON or TOML file's content (by its suffix); a syntax error names the line."""
+    import tomllib
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    text = file.read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        fail(f"{file}: {error}")
+    except json.JSONDecodeError as error:
+        fail(f"{file}: line {error.lineno}, column {error.colno}: {error.msg}")
+
+
 @sites_app.command("create")
 def sites_create(
     code: Annotated[str, typer.Option(help="Short code, e.g. HUB-US")],
@@ -722,21 +780,10 @@ def test_plans_add(
     file: Annotated[Path, typer.Argument(help="TOML or JSON: version = N and [[tests]] tables")],
 ) -> None:
     """Publish a new test plan version from a file; it becomes the current plan."""
-    import tomllib
-
     from backhaul.catalog.schemas import TestPlanIn
     from backhaul.catalog.service import add_test_plan
 
-    if not file.is_file():
-        fail(f"{file}: no such file")
-    text = file.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        fail(f"{file}: {error}")
-    except json.JSONDecodeError as error:
-        fail(f"{file}: line {error.lineno}, column {error.colno}: {error.msg}")
-    data = parse(TestPlanIn, raw)
+    data = parse(TestPlanIn, _read_config(file))
     with transaction() as (session, actor):
         add_test_plan(session, actor, sku, data)
     out.print(f"{sku.upper()} test plan version {data.version} published ({len(data.tests)} tests)")

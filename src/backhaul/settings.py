@@ -39,7 +39,14 @@ class Settings(BaseSettings):
     )
     mail_dir: Path = Field(Path("./mail"), description="Where .eml files go when no SMTP is set")
     mail_from: str = Field("Backhaul Returns <returns@backhaul.invalid>", description="From:")
-    uploads_dir: Path = Field(Path("./uploads"), description="Customer photos (damage claims)")
+    uploads_dir: Path = Field(
+        Path("./uploads"),
+        description="Photos, stored by their SHA-256: customers' (damage claims) and units' "
+        "(inspection)",
+    )
+    max_photo_bytes: int = Field(
+        5_000_000, gt=0, description="Largest photo accepted, per file (413 beyond)"
+    )
     firmware_dir: Path = Field(
         Path("./firmware"),
         description="Firmware images, stored by their SHA-256 (content-addressed)",

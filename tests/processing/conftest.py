@@ -165,7 +165,6 @@ def received(world: World, serial: str, site: str = "HUB-A", role: str = "tech_a
 INSPECT_OK = {
     "outcome": "pass",
     "packaging": "opened",
-    "accessories_complete": True,
     "battery": "ok",
     "fault_codes": [],
 }

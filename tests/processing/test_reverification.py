@@ -22,7 +22,6 @@ from tests.processing.conftest import SANITIZE_OK, World, received, to_tested
 INSPECT_OK = {
     "outcome": "pass",
     "packaging": "opened",
-    "accessories_complete": True,
     "battery": "ok",
     "fault_codes": [],
 }

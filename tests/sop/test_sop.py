@@ -169,6 +169,30 @@ def test_the_sop_follows_the_test_plan(world: World) -> None:  # noqa: F811
     assert "test plan version 2 (3 measurements)" in after
 
 
+def test_the_sop_follows_the_inspection_checklist(world: World) -> None:  # noqa: F811
+    before = _sop(world, "SPK-100", "HUB-A").text
+    assert "the default inspection checklist" in before
+    assert "battery flat and dry" not in before  # the speaker has no battery
+    published = world.call(
+        "admin",
+        "PUT",
+        "/api/v1/products/SPK-100/inspection-checklist",
+        json={
+            "accessories": ["power adapter", "quick start guide"],
+            "cosmetic_points": ["fabric cover", "base"],
+            "photos_required": 2,
+            "cosmetic_criteria": {"C": "visible wear on the fabric, the top panel intact"},
+        },
+    )
+    assert published.status_code == 200, published.text
+    after = _sop(world, "SPK-100", "HUB-A").text
+    assert "inspection checklist version 1" in after
+    assert "accessories ticked present: power adapter, quick start guide" in after
+    assert "damage recorded where found: fabric cover, base" in after
+    assert "2 photos of the unit uploaded before the inspection is recorded" in after
+    assert "visible wear on the fabric, the top panel intact" in after  # grade C's wording
+
+
 def test_the_sop_is_scoped_and_only_for_hubs(world: World) -> None:  # noqa: F811
     assert _sop(world, "SPK-100", "HUB-B", role="tech_a").status_code == 404
     assert _sop(world, "SPK-100", "HUB-A", role="tech_a").status_code == 200

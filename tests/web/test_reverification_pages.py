@@ -17,7 +17,6 @@ from tests.web.test_station import BROWSER, _browser, _csrf
 INSPECT_OK = {
     "outcome": "pass",
     "packaging": "opened",
-    "accessories_complete": True,
     "battery": "ok",
     "fault_codes": [],
 }

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import photo_bytes
 from tests.processing.conftest import (  # noqa: F401
     GOOD,
     RIG,
@@ -82,7 +83,6 @@ def test_a_technician_takes_a_scanned_unit_to_stock(world: World, tech: TestClie
             {
                 "outcome": "pass",
                 "packaging": "opened",
-                "accessories_complete": "on",
                 "battery": "ok",
             },
         ),
@@ -129,7 +129,7 @@ def test_a_failing_test_asks_for_fault_codes_and_the_engine_routes_it(
 ) -> None:
     received(world, "SPK000002")
     for fields in (
-        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {"outcome": "pass", "packaging": "opened", "battery": "ok"},
         {
             "method": "purge",
             "tool": "WipeKit 4.2",
@@ -199,7 +199,6 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
         {
             "outcome": "pass",
             "packaging": "opened",
-            "accessories_complete": True,
             "battery": "swollen",
         },
     )
@@ -230,7 +229,7 @@ def test_a_supervisor_overrides_a_route_with_a_written_reason(
 
 def _to_flash(tech: TestClient, serial: str) -> None:
     for fields in (
-        {"outcome": "pass", "packaging": "opened", "accessories_complete": "on", "battery": "ok"},
+        {"outcome": "pass", "packaging": "opened", "battery": "ok"},
         {
             "method": "purge",
             "tool": "WipeKit 4.2",
@@ -319,7 +318,7 @@ def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_say
     tech: TestClient,
 ) -> None:
     received(world, "SPK000006")
-    inspect = {"outcome": "pass", "packaging": "opened", "accessories_complete": "on"}
+    inspect = {"outcome": "pass", "packaging": "opened"}
     assert _record(tech, "SPK000006", inspect | {"battery": "ok"})[1].status_code == 200
     wipe = {
         "method": "purge",
@@ -345,3 +344,39 @@ def test_sanitize_on_the_page_needs_the_clouds_reference_and_a_bound_account_say
     assert (unit["state"], unit["quarantine_reason"]) == ("sanitized", None)
     confirmation = unit["history"][-1]["evidence"]["account_confirmation"]
     assert (confirmation["source"], confirmation["reference"]) == ("manual", "PORTAL-4471")
+
+
+def test_a_photo_that_is_not_an_image_is_named_on_the_inspect_form(
+    world: World,  # noqa: F811
+    tech: TestClient,
+) -> None:
+    checklist = {"accessories": ["power adapter"], "photos_required": 1}
+    response = world.call(
+        "admin", "PUT", "/api/v1/products/SPK-100/inspection-checklist", json=checklist
+    )
+    assert response.status_code == 200, response.text
+    received(world, "SPK000003")
+    page = tech.get("/station/units/SPK000003", headers=BROWSER)
+    assert 'value="power adapter"' in page.text and 'type="file"' in page.text
+    form = {"csrf": _csrf(page.text), "version": _version(page.text), "outcome": "pass"}
+    form |= {"packaging": "opened", "accessories_present": "power adapter"}
+    fake = b"\xff\xd8\xff\xe0" + b"garbage" * 20
+    refused = tech.post(
+        "/station/units/SPK000003/steps/inspect",
+        data=form,
+        files=[("photos", ("front.jpg", fake, "image/jpeg"))],
+        headers=BROWSER,
+    )
+    assert refused.status_code == 422
+    assert 'id="error-photos"' in refused.text and "not a readable JPEG or PNG" in refused.text
+    assert world.unit("SPK000003")["state"] == "received"
+    assert world.call("tech_a", "GET", "/api/v1/units/SPK000003/photos").json() == []
+    accepted = tech.post(
+        "/station/units/SPK000003/steps/inspect",
+        data=form,
+        files=[("photos", ("front.jpg", photo_bytes(), "image/jpeg"))],
+        headers=BROWSER,
+    )
+    assert accepted.status_code == 200, accepted.text
+    evidence = world.unit("SPK000003")["history"][-1]["evidence"]
+    assert evidence["accessories_complete"] is True and len(evidence["photos"]) == 1

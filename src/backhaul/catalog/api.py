@@ -1,5 +1,5 @@
-"""Catalog over HTTP: brands, products, sites, firmware releases and images, test plans, and
-test rigs with their calibrations."""
+"""Catalog over HTTP: brands, products, sites, firmware releases and images, test plans,
+inspection checklists, and test rigs with their calibrations."""
 
 from __future__ import annotations
 
@@ -16,8 +16,17 @@ from sqlalchemy.orm import Session
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.catalog import firmware_images, service
+from backhaul.catalog.checklists import Checklist
 from backhaul.catalog.firmware_images import StagedImage
-from backhaul.catalog.models import FirmwareRelease, ReleaseStatus, SiteKind, TestPlan, TestRig
+from backhaul.catalog.models import (
+    FirmwareRelease,
+    InspectionChecklist,
+    Product,
+    ReleaseStatus,
+    SiteKind,
+    TestPlan,
+    TestRig,
+)
 from backhaul.catalog.schemas import (
     BrandIn,
     BrandOut,
@@ -27,6 +36,8 @@ from backhaul.catalog.schemas import (
     FirmwareIn,
     FirmwareOut,
     FirmwarePatch,
+    InspectionChecklistIn,
+    InspectionChecklistOut,
     ProductIn,
     ProductOut,
     ProductPatch,
@@ -48,6 +59,10 @@ register_scope_check("product", service.get_product)
 register_scope_check("site", service.get_site)
 register_scope_check("brand", service.get_brand)
 register_scope_check("test_rig", service.rig_in_scope)
+register_scope_check(
+    "inspection_checklist",
+    lambda session, actor, label: service.get_product(session, actor, label.partition("@")[0]),
+)
 IMAGE_PATH = "/products/{sku}/firmware/{version}/image"
 # The upload route, for the body-size middleware (which runs before routing).
 IMAGE_UPLOAD_PATH = re.compile(r"/api/v1/products/[^/]+/firmware/[^/]+/image")
@@ -327,6 +342,51 @@ def add_test_plan(
     """Publish a new test plan version (it becomes the current plan)."""
     plan = service.add_test_plan(session, actor, sku, data)
     return _plan_out(plan, plan.version)
+
+
+def _checklist_out(
+    product: Product, checklist: Checklist, row: InspectionChecklist | None
+) -> InspectionChecklistOut:
+    return InspectionChecklistOut(
+        sku=product.sku,
+        version=checklist.version,
+        accessories=list(checklist.accessories),
+        cosmetic_points=list(checklist.cosmetic_points),
+        packaging_check=checklist.packaging_check,
+        battery_check=checklist.battery_check,
+        photos_required=checklist.photos_required,
+        cosmetic_criteria=checklist.criteria(),
+        created_by=row.created_by if row else None,
+        created_at=row.created_at if row else None,
+    )
+
+
+@router.get("/products/{sku}/inspection-checklist", response_model=InspectionChecklistOut)
+def get_inspection_checklist(
+    sku: str, session: DbSession, actor: CurrentActor, response: Response
+) -> InspectionChecklistOut:
+    """The product's current inspection checklist (`version` null: the default one). The ETag
+    is the version to send as If-Match when changing it ("0" for the default)."""
+    product, checklist, row = service.get_inspection_checklist(session, actor, sku)
+    etag(response, checklist.version or 0)
+    return _checklist_out(product, checklist, row)
+
+
+@router.put("/products/{sku}/inspection-checklist", response_model=InspectionChecklistOut)
+def set_inspection_checklist(
+    sku: str,
+    data: InspectionChecklistIn,
+    session: DbSession,
+    actor: CurrentActor,
+    response: Response,
+    if_match: IfMatch,
+) -> InspectionChecklistOut:
+    """Publish the next version of the product's inspection checklist; it is current at once,
+    and each inspection records the version it was made against."""
+    row = service.set_inspection_checklist(session, actor, sku, data, if_match)
+    product, checklist, _row = service.get_inspection_checklist(session, actor, sku)
+    etag(response, row.version)
+    return _checklist_out(product, checklist, row)
 
 
 # --- test rigs ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Catalog tables: brands, products, sites, firmware releases, test plans, and the test rigs of
-sites with their calibration records."""
+"""Catalog tables: brands, products, sites, firmware releases, test plans, inspection
+checklists, and the test rigs of sites with their calibration records."""
 
 from __future__ import annotations
 
@@ -223,6 +223,42 @@ class TestPlan(Base):
     def snapshot(self) -> dict[str, Any]:
         """The audited state."""
         return {"sku": self.product.sku, "version": self.version, "tests": self.tests}
+
+
+class InspectionChecklist(Base):
+    """A versioned inspection checklist of a product; the newest version is current. A product
+    without one is inspected against the default (see catalog/checklists.py)."""
+
+    __tablename__ = "inspection_checklists"
+    __table_args__ = (UniqueConstraint("product_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    accessories: Mapped[list[str]] = mapped_column(JSON)
+    cosmetic_points: Mapped[list[str]] = mapped_column(JSON)
+    packaging_check: Mapped[bool] = mapped_column(Boolean)
+    battery_check: Mapped[bool] = mapped_column(Boolean)
+    photos_required: Mapped[int] = mapped_column(Integer)
+    # Grade (A-D) -> wording replacing the default criteria; grades left out keep the default.
+    cosmetic_criteria: Mapped[dict[str, str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "sku": self.product.sku,
+            "version": self.version,
+            "accessories": list(self.accessories),
+            "cosmetic_points": list(self.cosmetic_points),
+            "packaging_check": self.packaging_check,
+            "battery_check": self.battery_check,
+            "photos_required": self.photos_required,
+            "cosmetic_criteria": dict(self.cosmetic_criteria),
+        }
 
 
 class TestRig(Scoped, Base):

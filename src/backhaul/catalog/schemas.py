@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from backhaul.catalog.models import Battery, Regulated, ReleaseStatus, SiteKind
 from backhaul.kit.money import Currency, Money
 from backhaul.kit.schemas import Input, Output, ToLower, ToUpper
 from backhaul.processing import wait_targets
+from backhaul.processing.grading import Cosmetic
 
 Code = Annotated[
     str,
@@ -339,6 +340,87 @@ class TestPlanOut(Output):
     version: int
     tests: list[PlanTest]
     current: bool
+
+
+ChecklistItem = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=80, strip_whitespace=True),
+    Field(description="As the technician reads it on the station page, e.g. USB-C cable"),
+]
+Criterion = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+MAX_CHECKLIST_ITEMS = 30
+MAX_PHOTOS_REQUIRED = 10
+
+
+def _once_each(items: list[str], what: str) -> list[str]:
+    """Refuse a name given twice (ignoring case): the station would show two boxes for it."""
+    seen: set[str] = set()
+    for item in items:
+        if item.casefold() in seen:
+            raise ValueError(f"{what} '{item}' appears twice")
+        seen.add(item.casefold())
+    return items
+
+
+class InspectionChecklistIn(Input):
+    """A new version of a product's inspection checklist (each PUT publishes the next version)."""
+
+    accessories: list[ChecklistItem] = Field(
+        default_factory=list,
+        max_length=MAX_CHECKLIST_ITEMS,
+        description="Accessories by name that belong in the box; the inspection ticks those "
+        "present and the server decides whether the set is complete",
+    )
+    cosmetic_points: list[ChecklistItem] = Field(
+        default_factory=list,
+        max_length=MAX_CHECKLIST_ITEMS,
+        description="Places to look at for cosmetic damage, e.g. display, hinge",
+    )
+    packaging_check: StrictBool = Field(
+        True, description="Whether the inspection records the packaging (sealed/opened/damaged)"
+    )
+    battery_check: StrictBool | None = Field(
+        None,
+        description="Whether the inspection records the battery (default: the product has one)",
+    )
+    photos_required: int = Field(
+        0,
+        ge=0,
+        le=MAX_PHOTOS_REQUIRED,
+        description="Photos of the unit to upload before it may be inspected",
+    )
+    cosmetic_criteria: dict[Cosmetic, Criterion] = Field(
+        default_factory=dict,
+        description="This product's wording of what a cosmetic grade means; grades left out "
+        "keep the default wording",
+    )
+
+    @field_validator("accessories")
+    @classmethod
+    def _accessories_once(cls, items: list[str]) -> list[str]:
+        return _once_each(items, "accessory")
+
+    @field_validator("cosmetic_points")
+    @classmethod
+    def _points_once(cls, items: list[str]) -> list[str]:
+        return _once_each(items, "cosmetic point")
+
+
+class InspectionChecklistOut(Output):
+    """A product's current inspection checklist; `version` null: the default checklist."""
+
+    sku: str
+    version: int | None
+    accessories: list[str]
+    cosmetic_points: list[str]
+    packaging_check: bool
+    battery_check: bool
+    photos_required: int
+    cosmetic_criteria: dict[Cosmetic, str] = Field(
+        description="What each grade means for this product (its own wording, else the default)"
+    )
+    created_by: str | None = None
+    created_at: datetime | None = None
 
 
 RigCode = Annotated[

@@ -1,5 +1,5 @@
 """Catalog use cases: brands, products, sites, firmware releases and their images, test plans,
-and test rigs with their calibrations."""
+inspection checklists, and test rigs with their calibrations."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backhaul.catalog import firmware_images, rigs
+from backhaul.catalog import checklists, firmware_images, rigs
+from backhaul.catalog.checklists import Checklist
 from backhaul.catalog.firmware_images import StagedImage
 from backhaul.catalog.models import (
+    Battery,
     Brand,
     FirmwareRelease,
+    InspectionChecklist,
     Product,
     ReleaseStatus,
     RigCalibration,
@@ -31,6 +34,7 @@ from backhaul.catalog.schemas import (
     CalibrationIn,
     FirmwareIn,
     FirmwarePatch,
+    InspectionChecklistIn,
     ProductIn,
     ProductPatch,
     SiteIn,
@@ -529,6 +533,91 @@ def add_test_plan(session: Session, actor: Actor, sku: str, data: TestPlanIn) ->
         plan.snapshot(),
     )
     return plan
+
+
+# --- inspection checklists ----------------------------------------------------------------
+
+
+def _latest_checklist(session: Session, product_id: int) -> InspectionChecklist | None:
+    return session.scalars(
+        select(InspectionChecklist)
+        .where(InspectionChecklist.product_id == product_id)
+        .order_by(InspectionChecklist.version.desc())
+        .limit(1)
+    ).first()
+
+
+def _as_checklist(row: InspectionChecklist) -> Checklist:
+    return Checklist(
+        version=row.version,
+        accessories=tuple(row.accessories),
+        cosmetic_points=tuple(row.cosmetic_points),
+        packaging_check=row.packaging_check,
+        battery_check=row.battery_check,
+        photos_required=row.photos_required,
+        cosmetic_criteria=dict(row.cosmetic_criteria),
+    )
+
+
+def current_checklist(session: Session, product: Product) -> Checklist:
+    """The checklist a unit of the product is inspected against now: the newest version, or the
+    default when the product has none."""
+    row = _latest_checklist(session, product.id)
+    if row is None:
+        return checklists.default_checklist(has_battery=product.battery is not Battery.none)
+    return _as_checklist(row)
+
+
+def get_inspection_checklist(
+    session: Session, actor: Actor, sku: str
+) -> tuple[Product, Checklist, InspectionChecklist | None]:
+    """A product's current inspection checklist, and its row (None: the default applies)."""
+    product = get_product(session, actor, sku)
+    row = _latest_checklist(session, product.id)
+    if row is None:
+        return product, current_checklist(session, product), None
+    return product, _as_checklist(row), row
+
+
+def set_inspection_checklist(
+    session: Session,
+    actor: Actor,
+    sku: str,
+    data: InspectionChecklistIn,
+    if_match: int | None = None,
+) -> InspectionChecklist:
+    """Publish the next version of a product's inspection checklist (it becomes current);
+    `if_match` names the version the change was made against (0: the default checklist)."""
+    product = get_product(session, actor, sku)
+    actor.require("catalog.write")
+    latest = _latest_checklist(session, product.id)
+    check_version(latest.version if latest else 0, if_match)
+    battery_check = data.battery_check
+    if battery_check is None:
+        battery_check = product.battery is not Battery.none
+    row = InspectionChecklist(
+        product=product,
+        version=(latest.version if latest else 0) + 1,
+        accessories=list(data.accessories),
+        cosmetic_points=list(data.cosmetic_points),
+        packaging_check=data.packaging_check,
+        battery_check=battery_check,
+        photos_required=data.photos_required,
+        cosmetic_criteria={grade.value: text for grade, text in data.cosmetic_criteria.items()},
+        created_by=actor.username,
+    )
+    session.add(row)
+    session.flush()
+    record_change(
+        session,
+        actor,
+        "inspection_checklist.created",
+        "inspection_checklist",
+        f"{product.sku}@{row.version}",
+        latest.snapshot() if latest else None,
+        row.snapshot(),
+    )
+    return row
 
 
 # --- test rigs ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from backhaul.catalog.schemas import (
     BrandIn,
     CalibrationIn,
     FirmwareIn,
+    InspectionChecklistIn,
     ProductIn,
     SiteIn,
     TestPlanIn,
@@ -38,6 +39,7 @@ from backhaul.catalog.service import (
     create_rig,
     create_site,
     record_calibration,
+    set_inspection_checklist,
     store_firmware_image,
 )
 from backhaul.db import utcnow
@@ -316,6 +318,30 @@ TEST_PLANS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# What each product's inspection checks. The camera's checklist asks for photos (the station
+# page and POST /units/{serial}/photos take them); the others need none.
+INSPECTION_CHECKLISTS: dict[str, dict[str, Any]] = {
+    "SPK-100": {
+        "accessories": ["power adapter", "quick start guide"],
+        "cosmetic_points": ["fabric cover", "top touch panel", "base"],
+    },
+    "RNG-200": {
+        "accessories": ["charging dock", "USB-C cable", "sizing card"],
+        "cosmetic_points": ["outer shell", "inner sensor window"],
+        "cosmetic_criteria": {"A": "no marks on the shell or sensor window under a loupe"},
+    },
+    "TAB-K8": {
+        "accessories": ["charger", "USB-C cable", "kid-proof case"],
+        "cosmetic_points": ["display", "case corners", "charging port"],
+    },
+    "CAM-AI1": {
+        "accessories": ["mount", "power adapter", "screw kit"],
+        "cosmetic_points": ["lens", "housing", "mount thread"],
+        "photos_required": 2,
+    },
+}
+
+
 def demo_image(sku: str, version: str) -> bytes:
     """The demo's stand-in firmware image for a release (64 KiB, the same on every run)."""
     return b"".join(
@@ -330,7 +356,8 @@ def image_sha256(sku: str, version: str) -> str:
 
 def _firmware_and_plan(session: Session, actor: Actor, sku: str) -> None:
     """Releases registered by hash; the images of those still in use are uploaded too (the
-    deprecated one stays hash-only, as an old release often is)."""
+    deprecated one stays hash-only, as an old release often is); the test plan and the
+    inspection checklist."""
     for version, status in FIRMWARE:
         image = demo_image(sku, version)
         add_firmware(
@@ -351,6 +378,9 @@ def _firmware_and_plan(session: Session, actor: Actor, sku: str) -> None:
             store_firmware_image(session, actor, sku, version, staged)
     add_test_plan(
         session, actor, sku, TestPlanIn.model_validate({"version": 1, "tests": TEST_PLANS[sku]})
+    )
+    set_inspection_checklist(
+        session, actor, sku, InspectionChecklistIn.model_validate(INSPECTION_CHECKLISTS[sku])
     )
 
 

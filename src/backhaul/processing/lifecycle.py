@@ -129,7 +129,8 @@ TABLE: tuple[Transition, ...] = (
         S.inspected,
         S.inspection_failed,
         S.quarantined,
-        records="checklist answers, packaging, accessories, battery, fault codes",
+        records="checklist version and answers, photos, packaging, accessories present (and "
+        "whether complete, derived), battery, fault codes",
     ),
     Transition(
         Step.sanitize,

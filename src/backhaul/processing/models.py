@@ -1,5 +1,5 @@
 """Step records (a unit's life, append-only), sanitization certificates, the wipes drawn for
-re-verification, and the override requests technicians raise for a supervisor."""
+re-verification, the override requests technicians raise for a supervisor, and unit photos."""
 
 from __future__ import annotations
 
@@ -153,3 +153,33 @@ class OverrideRequest(Scoped, Base):
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class UnitPhoto(Scoped, Base):
+    """A photo of a unit taken at a site (the file is in the photo store under its SHA-256).
+    `step_id` is the inspection it was evidence for; None until that inspection is recorded."""
+
+    __tablename__ = "unit_photos"
+    __table_args__ = (Index("ix_unit_photos_unit", "unit_id", "uploaded_at"),)
+    brand_scope = "brand_id"
+    site_scope = "site_id"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("unit_steps.id"), nullable=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited state."""
+        return {
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "size": self.size,
+            "uploaded_by": self.uploaded_by,
+        }

@@ -149,13 +149,39 @@ class ReceiveIn(Input):
     notes: Notes = ""
 
 
+ChecklistAnswer = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+
+
+def _no_repeats(items: list[str]) -> list[str]:
+    repeated = next((item for index, item in enumerate(items) if item in items[:index]), None)
+    if repeated is not None:
+        raise ValueError(f"'{repeated}' is listed twice")
+    return items
+
+
 class InspectIn(Input):
-    """Inspection answers. A swollen or leaking battery quarantines the unit, whatever else."""
+    """Inspection answers to the product's checklist (GET /products/{sku}/inspection-checklist).
+    The server decides whether the accessories are complete from the ones ticked present; the
+    photos the checklist asks for must be uploaded first. A swollen or leaking battery
+    quarantines the unit, whatever else."""
 
     outcome: Literal["pass", "fail"]
-    packaging: Packaging
-    accessories_complete: bool
-    battery: Battery
+    packaging: Packaging | None = Field(
+        None, description="Required when the checklist checks packaging (the default)"
+    )
+    accessories_present: Annotated[list[ChecklistAnswer], AfterValidator(_no_repeats)] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The checklist's accessories found in the box, by name as listed",
+    )
+    cosmetic_findings: Annotated[list[ChecklistAnswer], AfterValidator(_no_repeats)] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The checklist's cosmetic points where damage was found, by name as listed",
+    )
+    battery: Battery | None = Field(
+        None, description="Required when the checklist checks the battery (products with one)"
+    )
     fault_codes: list[FaultCode] = Field(default_factory=list, max_length=20)
     notes: Notes = ""
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from backhaul.accounts.models import User
+from backhaul.catalog import checklists
 from backhaul.catalog import service as catalog
 from backhaul.catalog.models import Brand, Product, Regulated, ReleaseStatus, Site, SiteKind
 from backhaul.db import utcnow
@@ -41,11 +42,13 @@ from backhaul.processing import (
     store,
     testing,
 )
+from backhaul.processing import photos as unit_photos
 from backhaul.processing.lifecycle import HANDOFF_ROUTES, Outcome, Route, Step
 from backhaul.processing.models import SanitizationCertificate
 from backhaul.processing.schemas import (
     AccountStatus,
     AuthorizeIn,
+    Battery,
     ConfirmationSource,
     DispositionIn,
     FlashIn,
@@ -108,6 +111,7 @@ class Evaluation:
     # Items for the exception queue, written with the step (handlers only read).
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     reverification: dict[str, Any] | None = None  # a passed wipe drawn for re-verification
+    photos: list[int] = field(default_factory=list)  # unit photos that become this step's
 
 
 @dataclass
@@ -225,14 +229,74 @@ def _receive(ctx: Context, data: ReceiveIn) -> Evaluation:
     return Evaluation(Outcome.passed, evidence, site=site, changes=changes, exceptions=exceptions)
 
 
+def _photos(count: int) -> str:
+    return f"{count} photo{'' if count == 1 else 's'}"
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(f"'{name}'" for name in names) if names else "none"
+
+
 def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
     faults.taxonomy().check(data.fault_codes)
-    evidence = data.model_dump()
-    if data.battery.value != "ok":
-        return Evaluation(
-            Outcome.hazard, evidence, changes={"hazard": f"battery_{data.battery.value}"}
+    product = ctx.session.get_one(Product, ctx.unit.product_id)
+    checklist = catalog.current_checklist(ctx.session, product)
+    which = (
+        f"{product.sku}'s inspection checklist (version {checklist.version})"
+        if checklist.version is not None
+        else f"the default inspection checklist ({product.sku} has none of its own)"
+    )
+    answers = checklists.judge(checklist, data.accessories_present, data.cosmetic_findings)
+    if answers.unknown_accessories:
+        raise ValidationFailed(
+            f"'{answers.unknown_accessories[0]}' is not an accessory on {which}; its "
+            f"accessories are: {_listed(checklist.accessories)}",
+            field="accessories_present",
         )
-    return Evaluation(Outcome.passed if data.outcome == "pass" else Outcome.failed, evidence)
+    if answers.unknown_findings:
+        raise ValidationFailed(
+            f"'{answers.unknown_findings[0]}' is not a cosmetic point on {which}; its points "
+            f"are: {_listed(checklist.cosmetic_points)}",
+            field="cosmetic_findings",
+        )
+    if checklist.packaging_check and data.packaging is None:
+        raise ValidationFailed(
+            f"{which} checks the packaging: record it as sealed, opened or damaged",
+            field="packaging",
+        )
+    if checklist.battery_check and data.battery is None:
+        raise ValidationFailed(
+            f"{which} checks the battery: record it as ok, swollen or leaking", field="battery"
+        )
+    photos = unit_photos.for_current_inspection(ctx.session, ctx.unit.id)
+    distinct = list(dict.fromkeys(photo.sha256 for photo in photos))
+    missing = checklists.photos_missing(checklist, len(distinct))
+    if missing:
+        raise IllegalTransition(
+            f"{which} asks for {_photos(checklist.photos_required)} of the unit and "
+            f"{len(distinct)} were uploaded since it was received: upload {missing} more "
+            f"(POST /api/v1/units/{ctx.unit.serial}/photos, or the photo field of the station "
+            "page), then inspect again",
+            missing="photos",
+            photos_required=checklist.photos_required,
+            photos_uploaded=len(distinct),
+        )
+    evidence = data.model_dump() | {
+        "accessories_complete": answers.accessories_complete,
+        "accessories_missing": list(answers.accessories_missing),
+        "checklist": checklist.evidence(),
+        "photos": distinct,
+    }
+    attached = [photo.id for photo in photos]
+    if data.battery is not None and data.battery is not Battery.ok:
+        return Evaluation(
+            Outcome.hazard,
+            evidence,
+            changes={"hazard": f"battery_{data.battery.value}"},
+            photos=attached,
+        )
+    outcome = Outcome.passed if data.outcome == "pass" else Outcome.failed
+    return Evaluation(outcome, evidence, photos=attached)
 
 
 # A certificate names a person; their brand and site scopes are not loaded unless asked for.
@@ -452,11 +516,17 @@ def _grade(ctx: Context, data: GradeIn) -> Evaluation:
         ctx.facts.packaging,
         ctx.unit.ever_activated,
     )
+    checklist = catalog.current_checklist(
+        ctx.session, ctx.session.get_one(Product, ctx.unit.product_id)
+    )
     evidence = data.model_dump() | {
         "condition": result.condition,
         "condition_sku": result.condition_sku,
         "may_sell_as_new": result.may_sell_as_new,
         "why": result.why,
+        # The wording the grade was given by: the product's checklist's, else the default.
+        "cosmetic_criterion": checklist.criteria()[data.cosmetic],
+        "checklist_version": checklist.version,
     }
     return Evaluation(
         Outcome.passed,
@@ -833,6 +903,7 @@ def _record(
             "request_id": current_request_id(),
         },
     )
+    unit_photos.attach(session, evaluation.photos, step_id)
     certificate_id = None
     sampled: dict[str, Any] = {}
     if evaluation.certificate is not None:

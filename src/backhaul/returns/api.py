@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backhaul.accounts.deps import CurrentActor
 from backhaul.db import utcnow
+from backhaul.kit import uploads
 from backhaul.kit.errors import NotFound
 from backhaul.kit.http import PROBLEM, DbSession, problem_response
 from backhaul.returns import policy, reasons, service
@@ -150,7 +151,8 @@ def return_photo(
     if number > len(case.photos):
         raise NotFound(f"return {case.rma} has {len(case.photos)} photos")
     photo = case.photos[number - 1]
-    return FileResponse(service.photo_path(photo), media_type=photo["type"])
+    path = uploads.photo_path(photo["sha256"], photo["type"])
+    return FileResponse(path, media_type=photo["type"])
 
 
 @router.get("/reasons", response_model=list[ReasonOut], tags=["returns"])

@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,7 +42,6 @@ from backhaul.returns.models import (
 )
 from backhaul.returns.policy import Policy
 from backhaul.returns.schemas import ReturnIn
-from backhaul.settings import get_settings
 from backhaul.units.models import Unit
 from backhaul.units.registry import normalise_serial
 
@@ -62,8 +60,6 @@ STATUS_RANK = {
     CaseStatus.resolved: 5,
     CaseStatus.cancelled: 5,
 }
-PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
-MAX_PHOTO_BYTES = 5_000_000
 MAX_PHOTOS = 3
 
 
@@ -323,33 +319,6 @@ def refusal(decision: Decision) -> NotEligible:
         policy_version=decision.policy_version,
         resolutions_offered=list(decision.resolutions_offered),
     )
-
-
-# --- photos --------------------------------------------------------------------------------
-
-
-def store_photo(data: bytes) -> dict[str, Any]:
-    """Keep a customer's photo on disk (JPEG or PNG, at most 5 MB), named by its SHA-256."""
-    if len(data) > MAX_PHOTO_BYTES:
-        raise ValidationFailed("a photo may be at most 5 MB", field="photos")
-    kind = next((kind for magic, kind in PHOTO_TYPES.items() if data.startswith(magic)), None)
-    if kind is None:
-        raise ValidationFailed("photos must be JPEG or PNG images", field="photos")
-    digest = hashlib.sha256(data).hexdigest()
-    folder = get_settings().uploads_dir / "photos"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.{kind[1]}"
-    if not path.exists():
-        partial = path.with_suffix(".part")
-        partial.write_bytes(data)
-        partial.replace(path)
-    return {"sha256": digest, "type": kind[0], "size": len(data)}
-
-
-def photo_path(photo: dict[str, Any]) -> Path:
-    """Where a stored photo is."""
-    extension = "png" if photo.get("type") == "image/png" else "jpg"
-    return get_settings().uploads_dir / "photos" / f"{photo['sha256']}.{extension}"
 
 
 # --- opening a case ------------------------------------------------------------------------

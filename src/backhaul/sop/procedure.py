@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from backhaul.catalog.checklists import Checklist, default_checklist
 from backhaul.catalog.models import Regulated
 from backhaul.kit.auth import PERMISSIONS, Role
 from backhaul.processing import certificates, grading, labels, lifecycle
@@ -82,6 +83,13 @@ class Inputs:
     step_minutes: Mapping[str, float] = field(default_factory=dict)
     step_permission: Mapping[Step, str] = field(default_factory=dict)
     generated_on: str = ""
+    checklist: Checklist | None = None  # the product's inspection checklist; None: the default
+
+    def inspection_checklist(self) -> Checklist:
+        """The checklist units of the product are inspected against."""
+        if self.checklist is not None:
+            return self.checklist
+        return default_checklist(has_battery=self.product.battery != "none")
 
 
 # --- the capability check ----------------------------------------------------------------
@@ -323,17 +331,39 @@ def _step_detail(step: Step, inputs: Inputs) -> tuple[list[str], list[str], list
                 ],
             )
         case Step.inspect:
-            criteria = [
-                "no visible damage that stops the unit working",
-                "packaging recorded as sealed, opened or damaged (sealed only when the factory "
-                "seal is unbroken)",
-                "accessories checked against the box contents",
-            ]
+            checklist = inputs.inspection_checklist()
+            which = (
+                f"inspection checklist version {checklist.version}"
+                if checklist.version is not None
+                else "the default inspection checklist (the product has none of its own)"
+            )
+            criteria = [f"checked against {which}", "no visible damage that stops the unit working"]
+            if checklist.packaging_check:
+                criteria.append(
+                    "packaging recorded as sealed, opened or damaged (sealed only when the "
+                    "factory seal is unbroken)"
+                )
+            if checklist.accessories:
+                criteria.append(
+                    "accessories ticked present: "
+                    + ", ".join(checklist.accessories)
+                    + " (the server records whether the set is complete)"
+                )
+            if checklist.cosmetic_points:
+                criteria.append(
+                    "cosmetic points looked at, damage recorded where found: "
+                    + ", ".join(checklist.cosmetic_points)
+                )
+            if needed := checklist.photos_required:
+                criteria.append(
+                    f"{needed} photo{'' if needed == 1 else 's'} of the unit uploaded before the "
+                    "inspection is recorded (it is refused with fewer)"
+                )
             failure = [
                 "fail: `inspection_failed`; record fault codes from the taxonomy "
                 f"(version {inputs.taxonomy.version}); the unit is wiped, then recycled by rule I1"
             ]
-            if product.battery != "none":
+            if checklist.battery_check:
                 criteria.append("battery flat and dry: record ok, swollen or leaking")
                 failure.append(
                     "swollen or leaking battery: `quarantined` at once (a hazard), no air shipment"
@@ -581,7 +611,7 @@ def build(inputs: Inputs) -> Procedure:
     )
     grades = tuple(
         (grade.value, meaning, grading.condition_sku(product.sku, f"RF-{grade.value}"))
-        for grade, meaning in grading.COSMETIC_CRITERIA.items()
+        for grade, meaning in inputs.inspection_checklist().criteria().items()
     )
     policy = inputs.disposition
     thresholds = (

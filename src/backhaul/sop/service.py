@@ -63,6 +63,7 @@ def inputs_for(session: Session, actor: Actor, sku: str, site_code: str) -> proc
         .order_by(FirmwareRelease.id)
     ).all()
     plan = catalog.current_test_plan(session, product.id)
+    checklist = catalog.current_checklist(session, product)
     book = disposition.policy_book()
     try:
         from backhaul.returns.service import effective_policy
@@ -105,6 +106,7 @@ def inputs_for(session: Session, actor: Actor, sku: str, site_code: str) -> proc
         step_minutes={name: minutes for name, (minutes, _share) in DEFAULT_STEPS.items()},
         step_permission=dict(steps.PERMISSION),
         generated_on=utcnow().date().isoformat(),
+        checklist=checklist,
     )
 
 

@@ -10,6 +10,7 @@ photos are stored on disk as they arrive and the session keeps only their hashes
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -18,8 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from backhaul.kit import i18n
-from backhaul.kit.errors import Conflict, DomainError, NotEligible, ValidationFailed
+from backhaul.kit import i18n, uploads
+from backhaul.kit.errors import Conflict, DomainError, NotEligible
 from backhaul.kit.http import DbSession
 from backhaul.returns import links, reasons, service
 from backhaul.returns.eligibility import Decision
@@ -311,6 +312,15 @@ def reason_form(request: Request, session: DbSession) -> Response:
     return _reason_page(request, unit, _state(request), {}, 200)
 
 
+# The form that carries damage photos, for the body-size middleware (which runs before routing).
+PHOTOS_FORM_PATH = re.compile(r"/returns/reason")
+
+
+def photos_body_limit() -> int:
+    """The largest reason form: the most photos a customer may send, each of the largest size."""
+    return uploads.body_limit(service.MAX_PHOTOS)
+
+
 @router.post("/reason", dependencies=[CsrfChecked])
 async def reason_submit(
     request: Request,
@@ -323,16 +333,16 @@ async def reason_submit(
     """Keep the answers (and any photos) and go on to setup help or the decision."""
     from starlette.concurrency import run_in_threadpool
 
-    uploads = []
+    files = []
     for upload in (photos or [])[: service.MAX_PHOTOS + 1]:
-        data = await upload.read(service.MAX_PHOTO_BYTES + 1)
+        data = await upload.read(uploads.max_photo_bytes() + 1)
         if data:
-            uploads.append(data)
-    return await run_in_threadpool(_reason_submit, request, reason, note, battery, sealed, uploads)
+            files.append(data)
+    return await run_in_threadpool(_reason_submit, request, reason, note, battery, sealed, files)
 
 
 def _reason_submit(
-    request: Request, reason: str, note: str, battery: str, sealed: str, uploads: list[bytes]
+    request: Request, reason: str, note: str, battery: str, sealed: str, files: list[bytes]
 ) -> Response:
     from backhaul.db import session_scope
 
@@ -350,16 +360,18 @@ def _reason_submit(
             errors["reason"] = _("Please choose a reason from the list.")
         if battery not in ("ok", "damaged", "unsure", "no_battery"):
             errors["battery"] = _("Please answer the battery question.")
-        if len(uploads) > service.MAX_PHOTOS:
+        if len(files) > service.MAX_PHOTOS:
             errors["photos"] = _("Please send at most three photos.")
         stored = list(state.get("photos", []))
         if not errors:
-            for data in uploads:
+            for data in files:
                 try:
-                    stored.append(service.store_photo(data))
-                except ValidationFailed:
+                    photo = uploads.check_photo(data, field="photos")
+                except DomainError:
                     errors["photos"] = _("Photos must be JPEG or PNG images of at most 5 MB.")
                     break
+                uploads.keep_photo(photo)
+                stored.append(photo.describe())
         if chosen is not None and chosen.photos and not stored and "photos" not in errors:
             errors["photos"] = _("Please add at least one photo of the damage.")
         if errors:

@@ -4,6 +4,7 @@ supervisor for an override with a written reason."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -12,21 +13,22 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from backhaul.catalog import firmware_images
+from backhaul.catalog import checklists, firmware_images
 from backhaul.catalog import service as catalog
 from backhaul.catalog.api import image_response
-from backhaul.catalog.models import SiteKind
+from backhaul.catalog.models import Product, SiteKind
 from backhaul.db import utcnow
+from backhaul.kit import uploads
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from backhaul.kit.http import DbSession
 from backhaul.processing import (
     chain,
     faults,
-    grading,
     labels,
     lifecycle,
     overrides,
+    photos,
     queues,
     reverification,
     sampling,
@@ -36,6 +38,7 @@ from backhaul.processing import (
 )
 from backhaul.processing.lifecycle import Route, Step
 from backhaul.processing.models import OverrideKind, OverrideStatus
+from backhaul.processing.photos import IncomingFile
 from backhaul.processing.schemas import OverrideIn, ReverificationIn
 from backhaul.processing.states import State
 from backhaul.processing.store import UnitState
@@ -43,6 +46,8 @@ from backhaul.units.registry import normalise_serial
 from backhaul.web.common import CsrfChecked, PageActor, flash, render
 
 router = APIRouter(prefix="/station", include_in_schema=False)
+# The inspect form carries photos, for the body-size middleware (which runs before routing).
+INSPECT_FORM_PATH = re.compile(r"/station/units/[^/]+/steps/inspect")
 # The steps a station records (the others are intake, admin or partner work).
 STATION_STEPS = (
     Step.receive,
@@ -68,7 +73,7 @@ class Field:
 
     name: str
     label: str
-    kind: str = "text"  # text, number, select, checkbox, codes, hidden
+    kind: str = "text"  # text, number, select, checkbox, multi (boxes), file, codes, hidden
     options: list[tuple[str, str]] = field(default_factory=list)
     value: Any = ""
     help: str = ""
@@ -122,23 +127,7 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
             ["the serial matches the parcel; the dock time is recorded"],
         )
     if step is Step.inspect:
-        return StepForm(
-            step,
-            [
-                Field("outcome", "Outcome", "select", _choices("pass", "fail")),
-                Field("packaging", "Packaging", "select", _choices("opened", "sealed", "damaged")),
-                Field("accessories_complete", "Accessories complete", "checkbox", value=True),
-                Field("battery", "Battery", "select", _choices("ok", "swollen", "leaking")),
-                codes,
-                Field("notes", "Notes", required=False),
-            ],
-            [
-                "no visible damage that stops the unit working",
-                "battery flat and dry (swollen or leaking: the unit is quarantined)",
-                "sealed only when the factory seal is unbroken",
-            ],
-            "a failed inspection asks for fault codes",
-        )
+        return _inspect_form(session, unit, codes)
     if step is Step.sanitize:
         return StepForm(
             step,
@@ -231,7 +220,7 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
                     "select",
                     [
                         (grade.value, f"{grade.value}: {meaning}")
-                        for grade, meaning in grading.COSMETIC_CRITERIA.items()
+                        for grade, meaning in _checklist(session, unit).criteria().items()
                     ],
                 ),
                 Field("functional", "Functional grade", "select", _choices("pass", "fail")),
@@ -279,6 +268,71 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
             ["wiped; a battery hazard ships by ground only"],
         )
     return StepForm(step, [Field("site", "Site")], [])
+
+
+def _checklist(session: Session, unit: UnitState) -> checklists.Checklist:
+    return catalog.current_checklist(session, session.get_one(Product, unit.product_id))
+
+
+def _inspect_form(session: Session, unit: UnitState, codes: Field) -> StepForm:
+    """The inspection as the product's checklist asks for it: a box per named accessory and
+    cosmetic point, packaging and battery where they are checked, and the photos it needs."""
+    checklist = _checklist(session, unit)
+    fields = [Field("outcome", "Outcome", "select", _choices("pass", "fail"))]
+    if checklist.packaging_check:
+        fields.append(
+            Field("packaging", "Packaging", "select", _choices("opened", "sealed", "damaged"))
+        )
+    if checklist.accessories:
+        fields.append(
+            Field(
+                "accessories_present",
+                "Accessories present",
+                "multi",
+                [(name, name) for name in checklist.accessories],
+                help="tick each one in the box; the server decides whether the set is complete",
+                required=False,
+            )
+        )
+    if checklist.cosmetic_points:
+        fields.append(
+            Field(
+                "cosmetic_findings",
+                "Cosmetic damage found at",
+                "multi",
+                [(name, name) for name in checklist.cosmetic_points],
+                required=False,
+            )
+        )
+    if checklist.battery_check:
+        fields.append(Field("battery", "Battery", "select", _choices("ok", "swollen", "leaking")))
+    uploaded = len({p.sha256 for p in photos.for_current_inspection(session, unit.id)})
+    needed = checklist.photos_required
+    fields += [
+        Field(
+            "photos",
+            "Photos",
+            "file",
+            help=f"{uploaded} of {needed} required uploaded; JPEG or PNG, "
+            f"at most {uploads.max_photo_bytes():,} bytes each"
+            if needed
+            else f"{uploaded} uploaded; none required, JPEG or PNG",
+            required=False,
+        ),
+        codes,
+        Field("notes", "Notes", required=False),
+    ]
+    passes = ["no visible damage that stops the unit working"]
+    if checklist.battery_check:
+        passes.append("battery flat and dry (swollen or leaking: the unit is quarantined)")
+    if checklist.packaging_check:
+        passes.append("sealed only when the factory seal is unbroken")
+    if needed:
+        photos_needed = f"{needed} photo{'' if needed == 1 else 's'}"
+        passes.append(f"{photos_needed} of the unit, uploaded before the inspection is recorded")
+    version = f"version {checklist.version}" if checklist.version else "the default checklist"
+    passes.append(f"checked against {unit.sku}'s inspection checklist ({version})")
+    return StepForm(Step.inspect, fields, passes, "a failed inspection asks for fault codes")
 
 
 def _rig_field(session: Session, actor: Actor, unit: UnitState) -> tuple[Field, str]:
@@ -428,6 +482,11 @@ def _evidence(step: Step, form: dict[str, Any], fields: list[Field]) -> dict[str
         if item.kind == "checkbox":
             data[item.name] = raw is not None
             continue
+        if item.kind == "multi":
+            data[item.name] = raw if isinstance(raw, list) else [raw] if raw else []
+            continue
+        if item.kind == "file":
+            continue  # uploaded before the step (see _record)
         text = str(raw or "").strip()
         if item.name.startswith("m."):
             if text:
@@ -482,12 +541,26 @@ def _needs_codes(session: Session, unit: UnitState, step: Step, data: dict[str, 
     return None
 
 
-async def _posted(request: Request) -> dict[str, str]:
+async def _posted(request: Request) -> dict[str, Any]:
+    """The form's fields: text (a list where a name repeats, e.g. ticked boxes) and files (a
+    list of photos, each read up to one byte past the limit so an oversize one is refused)."""
     form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    posted: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        texts = [value for value in values if isinstance(value, str)]
+        files = [value for value in values if not isinstance(value, str) and value.filename]
+        if files:
+            limit = uploads.max_photo_bytes()
+            posted[key] = [
+                IncomingFile(f.filename or "photo", await f.read(limit + 1)) for f in files
+            ]
+        elif texts:
+            posted[key] = texts if len(texts) > 1 else texts[0]
+    return posted
 
 
-Posted = Annotated[dict[str, str], Depends(_posted)]
+Posted = Annotated[dict[str, Any], Depends(_posted)]
 
 
 @router.post("/units/{serial}/steps/{step_name}", dependencies=[CsrfChecked])
@@ -520,12 +593,16 @@ def _record(
     data = _evidence(step, form_data, form.fields)
     values = {k: v for k, v in form_data.items() if k != "csrf"}
     errors: dict[str, str] = {}
+    values.pop("photos", None)
     missing_codes = _needs_codes(session, unit, step, data)
     if missing_codes:
         errors["fault_codes"] = missing_codes
     else:
         try:
             evidence = service.STEP_INPUT[step].model_validate(data)
+            if form_data.get("photos"):
+                # Kept even if the step is refused below: the technician need not take them again.
+                photos.upload(session, actor, serial, form_data["photos"])
             version = int(form_data.get("version") or 0) or None
             result = service.perform_step(session, actor, serial, step, evidence, version)
         except ValidationError as error:
@@ -542,6 +619,9 @@ def _record(
             raise
         except DomainError as error:
             field_name = error.field or "form"
+            # The photos, as the upload names them, or as the inspection misses them.
+            if field_name.partition(".")[0] == "files" or error.extra.get("missing") == "photos":
+                field_name = "photos"
             errors[FORM_FIELD.get(field_name, field_name)] = error.detail
         else:
             assert isinstance(result, service.Performed)
