@@ -56,9 +56,9 @@ def utcnow() -> datetime:
 
 
 # SQLite allows one writer; serialising writers in-process beats its sleeping busy handler.
-# The lock is taken when a write session's transaction begins (its first statement), not when
-# the session is opened, and released when that transaction ends: a request holds it only
-# while it talks to the database.
+# A write session's transaction takes the lock when it begins (its first statement) unless the
+# session already holds it (`take_write_lock`: requests take it up front, see kit/http.py), and
+# releases it when the transaction ends.
 _sqlite_write_lock = threading.Lock()
 
 
