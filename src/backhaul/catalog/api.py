@@ -52,6 +52,7 @@ from backhaul.catalog.schemas import (
 )
 from backhaul.db import utcnow
 from backhaul.kit.audit_api import register_scope_check
+from backhaul.kit.errors import UnsupportedMediaType
 from backhaul.kit.http import PROBLEM, DbSession, IfMatch, etag
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -235,7 +236,7 @@ async def _staged_image(request: Request, actor: CurrentActor) -> AsyncIterator[
     actor.require("firmware.upload")
     content_type = request.headers.get("content-type", "application/octet-stream")
     if content_type.split(";")[0].strip().lower() != "application/octet-stream":
-        raise firmware_images.UnsupportedImageType(
+        raise UnsupportedMediaType(
             f"send the image as raw bytes with Content-Type: application/octet-stream, "
             f"not {content_type[:80]}",
             field="header.Content-Type",

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 
-from backhaul.kit.errors import DomainError
+from backhaul.kit.errors import TooLarge
 from backhaul.settings import get_settings
 
 CHUNK = 1024 * 1024
@@ -22,20 +22,10 @@ INCOMING = ".incoming"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ImageTooLarge(DomainError):
+class ImageTooLarge(TooLarge):
     """An upload over `BACKHAUL_FIRMWARE_MAX_BYTES`."""
 
-    status = 413
-    type_slug = "too-large"
     title = "Firmware image too large"
-
-
-class UnsupportedImageType(DomainError):
-    """An upload sent as something other than raw bytes (a form, JSON)."""
-
-    status = 415
-    type_slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 @dataclass

@@ -74,6 +74,22 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class TooLarge(DomainError):
+    """A file or body over the size its route allows."""
+
+    status = 413
+    type_slug = "too-large"
+    title = "Too large"
+
+
+class UnsupportedMediaType(DomainError):
+    """Content of a type the route does not take (whatever its name or header says)."""
+
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class IllegalTransition(Conflict):
     """The step is not allowed from the unit's position; `missing` names what is needed first."""
 

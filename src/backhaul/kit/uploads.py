@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from backhaul.kit.errors import DomainError, ValidationFailed
+from backhaul.kit.errors import TooLarge, UnsupportedMediaType, ValidationFailed
 from backhaul.settings import get_settings
 
 # What Pillow calls the formats we accept -> (content type, file extension).
@@ -25,20 +25,10 @@ FORM_OVERHEAD = 64 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class PhotoTooLarge(DomainError):
+class PhotoTooLarge(TooLarge):
     """A photo over `BACKHAUL_MAX_PHOTO_BYTES`."""
 
-    status = 413
-    type_slug = "too-large"
     title = "Photo too large"
-
-
-class UnsupportedPhotoType(DomainError):
-    """A file that does not decode as a JPEG or PNG image (whatever its name or header says)."""
-
-    status = 415
-    type_slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 @dataclass(frozen=True)
@@ -85,7 +75,7 @@ def check_photo(data: bytes, field: str, name: str = "the photo") -> CheckedPhot
         with Image.open(io.BytesIO(data), formats=list(PHOTO_FORMATS)) as image:
             image.load()  # every pixel: a truncated or corrupt image fails here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise UnsupportedPhotoType(
+        raise UnsupportedMediaType(
             f"{name} is not a readable JPEG or PNG image: send a photo in one of those formats",
             field=field,
         ) from None
