@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from backhaul.db import session_scope
 from backhaul.returns.models import IntakeLog, ReturnCase
+from backhaul.settings import get_settings
 from tests.returns.conftest import ReturnsWorld, returns_world  # noqa: F401 - the fixture
 
 HTML = {"accept": "text/html"}
@@ -197,6 +198,23 @@ def test_a_damage_claim_needs_a_photo_and_takes_only_images(
     assert case.photos[0]["type"] == "image/png"
     photo = returns_world.call("agent", "GET", f"/api/v1/returns/{case.rma}/photos/1")
     assert photo.status_code == 200 and photo.content == PNG
+
+
+def test_the_photo_size_a_customer_is_told_is_the_configured_one(
+    returns_world: ReturnsWorld,  # noqa: F811
+    browser: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BACKHAUL_MAX_PHOTO_BYTES", "2500000")
+    get_settings.cache_clear()
+    returns_world.sell("CAM-AI1", order="LU-9")
+    browser.get("/returns?lang=de", headers=HTML)
+    start(browser, order_ref="LU-9")
+    refused = answer(
+        browser, "damage.transit", files=[("photos", ("x.png", b"<script>", "image/png"))]
+    )
+    assert refused.status_code == 422
+    assert "höchstens 2,5 MB" in html.unescape(refused.text)
 
 
 def test_a_damaged_battery_is_told_ground_only(

@@ -17,7 +17,7 @@ from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("en", "de", "fr", "es", "ja")
@@ -118,6 +118,11 @@ def format_datetime(
     return _format_datetime(
         value, format=format, tzinfo=get_timezone(timezone), locale=_babel_locale(locale)
     )
+
+
+def format_number(value: Decimal | float, locale: str) -> str:
+    """A number as the locale writes it ('2.5', '2,5')."""
+    return format_decimal(value, locale=_babel_locale(locale))
 
 
 def format_money(amount: Decimal | float | str, currency: str, locale: str) -> str:

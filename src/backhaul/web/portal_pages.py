@@ -368,7 +368,10 @@ def _reason_submit(
                 try:
                     photo = uploads.check_photo(data, field="photos")
                 except DomainError:
-                    errors["photos"] = _("Photos must be JPEG or PNG images of at most 5 MB.")
+                    errors["photos"] = _(
+                        "Photos must be JPEG or PNG images of at most %(mb)s MB.",
+                        mb=i18n.format_number(uploads.max_photo_bytes() / 1_000_000, locale),
+                    )
                     break
                 uploads.keep_photo(photo)
                 stored.append(photo.describe())
