@@ -30,6 +30,12 @@ class Checklist:
             for grade, default in COSMETIC_CRITERIA.items()
         }
 
+    def name(self, sku: str) -> str:
+        """How messages and pages name it: which product's, which version, or the default."""
+        if self.version is None:
+            return f"the default inspection checklist ({sku} has none of its own)"
+        return f"{sku}'s inspection checklist (version {self.version})"
+
     def evidence(self) -> dict[str, object]:
         """The checklist as a step records it: the version inspected against and what it asked."""
         return {

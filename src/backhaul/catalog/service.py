@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -485,14 +485,19 @@ def firmware_image(
 # --- test plans --------------------------------------------------------------------------
 
 
+Versioned = TypeVar("Versioned", TestPlan, InspectionChecklist)
+
+
+def _newest(session: Session, kind: type[Versioned], product_id: int) -> Versioned | None:
+    """The newest version of a product's versioned configuration (test plan, checklist)."""
+    return session.scalars(
+        select(kind).where(kind.product_id == product_id).order_by(kind.version.desc()).limit(1)
+    ).first()
+
+
 def current_test_plan(session: Session, product_id: int) -> TestPlan | None:
     """The newest version of the product's test plan."""
-    return session.scalars(
-        select(TestPlan)
-        .where(TestPlan.product_id == product_id)
-        .order_by(TestPlan.version.desc())
-        .limit(1)
-    ).first()
+    return _newest(session, TestPlan, product_id)
 
 
 def list_test_plans(session: Session, actor: Actor, sku: str) -> list[TestPlan]:
@@ -538,16 +543,10 @@ def add_test_plan(session: Session, actor: Actor, sku: str, data: TestPlanIn) ->
 # --- inspection checklists ----------------------------------------------------------------
 
 
-def _latest_checklist(session: Session, product_id: int) -> InspectionChecklist | None:
-    return session.scalars(
-        select(InspectionChecklist)
-        .where(InspectionChecklist.product_id == product_id)
-        .order_by(InspectionChecklist.version.desc())
-        .limit(1)
-    ).first()
-
-
-def _as_checklist(row: InspectionChecklist) -> Checklist:
+def _as_checklist(session: Session, product_id: int, row: InspectionChecklist | None) -> Checklist:
+    if row is None:  # the default: the battery is checked when the product has one
+        product = session.get_one(Product, product_id)
+        return checklists.default_checklist(has_battery=product.battery is not Battery.none)
     return Checklist(
         version=row.version,
         accessories=tuple(row.accessories),
@@ -559,13 +558,10 @@ def _as_checklist(row: InspectionChecklist) -> Checklist:
     )
 
 
-def current_checklist(session: Session, product: Product) -> Checklist:
+def current_checklist(session: Session, product_id: int) -> Checklist:
     """The checklist a unit of the product is inspected against now: the newest version, or the
     default when the product has none."""
-    row = _latest_checklist(session, product.id)
-    if row is None:
-        return checklists.default_checklist(has_battery=product.battery is not Battery.none)
-    return _as_checklist(row)
+    return _as_checklist(session, product_id, _newest(session, InspectionChecklist, product_id))
 
 
 def get_inspection_checklist(
@@ -573,10 +569,8 @@ def get_inspection_checklist(
 ) -> tuple[Product, Checklist, InspectionChecklist | None]:
     """A product's current inspection checklist, and its row (None: the default applies)."""
     product = get_product(session, actor, sku)
-    row = _latest_checklist(session, product.id)
-    if row is None:
-        return product, current_checklist(session, product), None
-    return product, _as_checklist(row), row
+    row = _newest(session, InspectionChecklist, product.id)
+    return product, _as_checklist(session, product.id, row), row
 
 
 def set_inspection_checklist(
@@ -590,7 +584,7 @@ def set_inspection_checklist(
     `if_match` names the version the change was made against (0: the default checklist)."""
     product = get_product(session, actor, sku)
     actor.require("catalog.write")
-    latest = _latest_checklist(session, product.id)
+    latest = _newest(session, InspectionChecklist, product.id)
     check_version(latest.version if latest else 0, if_match)
     battery_check = data.battery_check
     if battery_check is None:

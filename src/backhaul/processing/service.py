@@ -239,13 +239,8 @@ def _listed(names: tuple[str, ...]) -> str:
 
 def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
     faults.taxonomy().check(data.fault_codes)
-    product = ctx.session.get_one(Product, ctx.unit.product_id)
-    checklist = catalog.current_checklist(ctx.session, product)
-    which = (
-        f"{product.sku}'s inspection checklist (version {checklist.version})"
-        if checklist.version is not None
-        else f"the default inspection checklist ({product.sku} has none of its own)"
-    )
+    checklist = catalog.current_checklist(ctx.session, ctx.unit.product_id)
+    which = checklist.name(ctx.unit.sku)
     answers = checklists.judge(checklist, data.accessories_present, data.cosmetic_findings)
     if answers.unknown_accessories:
         raise ValidationFailed(
@@ -516,9 +511,7 @@ def _grade(ctx: Context, data: GradeIn) -> Evaluation:
         ctx.facts.packaging,
         ctx.unit.ever_activated,
     )
-    checklist = catalog.current_checklist(
-        ctx.session, ctx.session.get_one(Product, ctx.unit.product_id)
-    )
+    checklist = catalog.current_checklist(ctx.session, ctx.unit.product_id)
     evidence = data.model_dump() | {
         "condition": result.condition,
         "condition_sku": result.condition_sku,

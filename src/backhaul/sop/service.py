@@ -63,7 +63,7 @@ def inputs_for(session: Session, actor: Actor, sku: str, site_code: str) -> proc
         .order_by(FirmwareRelease.id)
     ).all()
     plan = catalog.current_test_plan(session, product.id)
-    checklist = catalog.current_checklist(session, product)
+    checklist = catalog.current_checklist(session, product.id)
     book = disposition.policy_book()
     try:
         from backhaul.returns.service import effective_policy

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backhaul.catalog import checklists, firmware_images
 from backhaul.catalog import service as catalog
 from backhaul.catalog.api import image_response
-from backhaul.catalog.models import Product, SiteKind
+from backhaul.catalog.models import SiteKind
 from backhaul.db import utcnow
 from backhaul.kit import uploads
 from backhaul.kit.auth import Actor
@@ -271,7 +271,7 @@ def _form(session: Session, actor: Actor, unit: UnitState, step: Step) -> StepFo
 
 
 def _checklist(session: Session, unit: UnitState) -> checklists.Checklist:
-    return catalog.current_checklist(session, session.get_one(Product, unit.product_id))
+    return catalog.current_checklist(session, unit.product_id)
 
 
 def _inspect_form(session: Session, unit: UnitState, codes: Field) -> StepForm:
@@ -330,8 +330,7 @@ def _inspect_form(session: Session, unit: UnitState, codes: Field) -> StepForm:
     if needed:
         photos_needed = f"{needed} photo{'' if needed == 1 else 's'}"
         passes.append(f"{photos_needed} of the unit, uploaded before the inspection is recorded")
-    version = f"version {checklist.version}" if checklist.version else "the default checklist"
-    passes.append(f"checked against {unit.sku}'s inspection checklist ({version})")
+    passes.append(f"checked against {checklist.name(unit.sku)}")
     return StepForm(Step.inspect, fields, passes, "a failed inspection asks for fault codes")
 
 
