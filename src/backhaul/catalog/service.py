@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backhaul.catalog import checklists, firmware_images, rigs
@@ -256,27 +256,32 @@ def list_firmware(session: Session, actor: Actor, sku: str) -> list[FirmwareRele
     )
 
 
+_FIRMWARE_BY_VERSION = select(FirmwareRelease).where(
+    FirmwareRelease.product_id == bindparam("product_id"),
+    FirmwareRelease.version == bindparam("version"),
+)
+
+
 def get_firmware(session: Session, actor: Actor, sku: str, version: str) -> FirmwareRelease:
     """One release of a product, or NotFound."""
     product = get_product(session, actor, sku)
     release = session.scalars(
-        select(FirmwareRelease).where(
-            FirmwareRelease.product_id == product.id, FirmwareRelease.version == version
-        )
+        _FIRMWARE_BY_VERSION, {"product_id": product.id, "version": version}
     ).first()
     if release is None:
         raise NotFound(f"{product.sku} has no firmware release '{version}'")
     return release
 
 
+_CURRENT_FIRMWARE = select(FirmwareRelease).where(
+    FirmwareRelease.product_id == bindparam("product_id"),
+    FirmwareRelease.status == ReleaseStatus.current,
+)
+
+
 def current_firmware(session: Session, product_id: int) -> FirmwareRelease | None:
     """The product's current release, if it has one."""
-    return session.scalars(
-        select(FirmwareRelease).where(
-            FirmwareRelease.product_id == product_id,
-            FirmwareRelease.status == ReleaseStatus.current,
-        )
-    ).first()
+    return session.scalars(_CURRENT_FIRMWARE, {"product_id": product_id}).first()
 
 
 def _demote_current(session: Session, actor: Actor, product_id: int, keep: int | None) -> None:
@@ -488,11 +493,19 @@ def firmware_image(
 Versioned = TypeVar("Versioned", TestPlan, InspectionChecklist)
 
 
+_NEWEST = {
+    kind: select(kind)
+    .where(kind.product_id == bindparam("product_id"))
+    .order_by(kind.version.desc())
+    .limit(1)
+    for kind in (TestPlan, InspectionChecklist)
+}
+
+
 def _newest(session: Session, kind: type[Versioned], product_id: int) -> Versioned | None:
     """The newest version of a product's versioned configuration (test plan, checklist)."""
-    return session.scalars(
-        select(kind).where(kind.product_id == product_id).order_by(kind.version.desc()).limit(1)
-    ).first()
+    newest = cast("Select[Versioned]", _NEWEST[kind])
+    return session.scalars(newest, {"product_id": product_id}).first()
 
 
 def current_test_plan(session: Session, product_id: int) -> TestPlan | None:
@@ -633,14 +646,17 @@ def rig_calibrations(session: Session, rig: TestRig) -> list[RigCalibration]:
     )
 
 
+_LATEST_CALIBRATION = (
+    select(RigCalibration)
+    .where(RigCalibration.rig_id == bindparam("rig_id"))
+    .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+    .limit(1)
+)
+
+
 def latest_calibration(session: Session, rig: TestRig) -> RigCalibration | None:
     """The rig's current calibration: the one with the newest calibration date."""
-    return session.scalars(
-        select(RigCalibration)
-        .where(RigCalibration.rig_id == rig.id)
-        .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_LATEST_CALIBRATION, {"rig_id": rig.id}).first()
 
 
 def rig_verdict(
@@ -762,15 +778,18 @@ def record_calibration(
     return calibration
 
 
+_RIG_AT_SITE = select(TestRig).where(
+    TestRig.site_id == bindparam("site_id"), TestRig.code == bindparam("code")
+)
+
+
 def rig_for_test(
     session: Session, site: Site, rig_code: str, now: datetime
 ) -> tuple[TestRig, RigCalibration]:
     """The rig a test is run on at the unit's site, with the calibration that vouches for it;
     ValidationFailed naming `rig` when it is unknown there, out of service, never calibrated
     or its calibration is due."""
-    rig = session.scalars(
-        select(TestRig).where(TestRig.site_id == site.id, TestRig.code == rig_code)
-    ).first()
+    rig = session.scalars(_RIG_AT_SITE, {"site_id": site.id, "code": rig_code}).first()
     if rig is None:
         raise ValidationFailed(f"site {site.code} has no test rig '{rig_code}'", field="rig")
     verdict, calibration = rig_verdict(session, rig, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from backhaul.db import after_commit, utcnow
@@ -120,24 +120,25 @@ def photo_file(session: Session, actor: Actor, serial: str, sha256: str) -> tupl
     return row, path
 
 
+_RECEIVED_AT = (
+    select(func.max(UnitStep.at))
+    .where(UnitStep.unit_id == bindparam("unit_id"), UnitStep.step == "receive")
+    .scalar_subquery()
+)
+_AWAITING_INSPECTION = (
+    select(UnitPhoto)
+    .where(
+        UnitPhoto.unit_id == bindparam("unit_id"),
+        UnitPhoto.step_id.is_(None),
+        UnitPhoto.uploaded_at >= _RECEIVED_AT,
+    )
+    .order_by(UnitPhoto.id)
+)
+
+
 def for_current_inspection(session: Session, unit_id: int) -> list[UnitPhoto]:
     """Photos uploaded since the unit's latest receipt that no inspection has taken yet."""
-    received_at = (
-        select(func.max(UnitStep.at))
-        .where(UnitStep.unit_id == unit_id, UnitStep.step == "receive")
-        .scalar_subquery()
-    )
-    return list(
-        session.scalars(
-            select(UnitPhoto)
-            .where(
-                UnitPhoto.unit_id == unit_id,
-                UnitPhoto.step_id.is_(None),
-                UnitPhoto.uploaded_at >= received_at,
-            )
-            .order_by(UnitPhoto.id)
-        )
-    )
+    return list(session.scalars(_AWAITING_INSPECTION, {"unit_id": unit_id}))
 
 
 def attach(session: Session, photo_ids: Sequence[int], step_id: int) -> None:
