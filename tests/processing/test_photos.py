@@ -3,6 +3,7 @@ content-addressed; a refused upload stores nothing; listed and fetched by who ma
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,27 @@ def test_a_technician_sees_and_photographs_only_units_at_their_site(world: World
     assert image.status_code == 404
     assert _post(world, "SPK000001", ("front.jpg", JPEG), role="analyst").status_code == 403
     assert _photos(world, "SPK000001", role="analyst").status_code == 200
+
+
+def test_a_photo_the_store_cannot_write_is_refused_with_507_and_no_row_is_left(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is written before the row: a full disk refuses the upload instead of leaving a
+    photo record whose file is missing."""
+    received(world, "SPK000001")
+
+    def full_disk(*_args: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("backhaul.kit.uploads.os.replace", full_disk)
+    response = _post(world, "SPK000001", ("front.jpg", JPEG))
+    assert response.status_code == 507, response.text
+    assert "No space left on device" in response.json()["detail"]
+    assert _photos(world, "SPK000001").json() == []
+    assert _stored() == []  # and no partial file either
+    monkeypatch.undo()
+    again = _post(world, "SPK000001", ("front.jpg", JPEG))
+    assert again.status_code == 201, again.text
+    assert [p["sha256"] for p in _photos(world, "SPK000001").json()] == [
+        hashlib.sha256(JPEG).hexdigest()
+    ]

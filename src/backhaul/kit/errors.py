@@ -90,6 +90,14 @@ class UnsupportedMediaType(DomainError):
     title = "Unsupported media type"
 
 
+class InsufficientStorage(DomainError):
+    """A file could not be written to its store (a full or failing disk); nothing was kept."""
+
+    status = 507
+    type_slug = "insufficient-storage"
+    title = "Insufficient storage"
+
+
 class IllegalTransition(Conflict):
     """The step is not allowed from the unit's position; `missing` names what is needed first."""
 

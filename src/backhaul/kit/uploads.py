@@ -14,7 +14,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from backhaul.kit.errors import TooLarge, UnsupportedMediaType, ValidationFailed
+from backhaul.kit.errors import (
+    InsufficientStorage,
+    TooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from backhaul.settings import get_settings
 
 # What Pillow calls the formats we accept -> (content type, file extension).
@@ -97,8 +102,15 @@ def keep_photo(photo: CheckedPhoto) -> Path:
     target = photo_path(photo.sha256, photo.content_type)
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{uuid.uuid4().hex}.part")
-    partial.write_bytes(photo.data)
-    os.replace(partial, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(photo.data)
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InsufficientStorage(
+            f"the photo store ({target.parent}) could not keep a photo: "
+            f"{error.strerror or error}; nothing was kept: free space there, then send it again"
+        ) from error
     return target

@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from backhaul.db import after_commit, utcnow
+from backhaul.db import utcnow
 from backhaul.kit import uploads
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
@@ -46,7 +46,9 @@ def upload(
     session: Session, actor: Actor, serial: str, files: Sequence[IncomingFile]
 ) -> tuple[str, list[UnitPhoto]]:
     """Keep photos of a unit at the actor's site. Every file is checked before any is kept: one
-    bad file refuses the whole upload. The files reach the store when the transaction commits."""
+    bad file refuses the whole upload. The files are written to the store before the rows: a
+    committed row always has its file, and a transaction that rolls back leaves at most a file
+    nobody refers to (the store is content-addressed, so the same bytes later reuse it)."""
     actor.require("steps.process")
     unit = _unit(session, actor, serial)
     if not files:
@@ -60,6 +62,8 @@ def upload(
         uploads.check_photo(item.data, field=f"files.{index}", name=f"'{item.filename[:80]}'")
         for index, item in enumerate(files)
     ]
+    for photo in checked:
+        uploads.keep_photo(photo)
     now = utcnow()
     rows = [
         UnitPhoto(
@@ -78,12 +82,6 @@ def upload(
     session.flush()
     for row in rows:
         record_change(session, actor, "unit.photo_added", "unit", unit.serial, None, row.snapshot())
-
-    def keep() -> None:
-        for photo in checked:
-            uploads.keep_photo(photo)
-
-    after_commit(session, keep)
     return unit.serial, rows
 
 

@@ -59,6 +59,10 @@ def _out(serial: str, view: PhotoView) -> UnitPhotoOut:
     responses={
         413: {"description": "A photo over BACKHAUL_MAX_PHOTO_BYTES", "content": {PROBLEM: {}}},
         415: {"description": "A file that is not a JPEG or PNG image", "content": {PROBLEM: {}}},
+        507: {
+            "description": "The photo store could not write the files; nothing was kept",
+            "content": {PROBLEM: {}},
+        },
     },
 )
 async def upload_photos(
