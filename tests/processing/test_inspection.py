@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import photo_bytes
-from tests.processing.conftest import INSPECT_OK, World, received
+from tests.processing.conftest import (
+    FLASH_OK,
+    INSPECT_OK,
+    SANITIZE_OK,
+    TEST_OK,
+    World,
+    received,
+)
 
 CHECKLIST = {
     "accessories": ["power adapter", "quick start guide"],
@@ -167,3 +174,25 @@ def test_the_grade_cites_the_products_own_cosmetic_criteria(world: World) -> Non
     evidence = _inspected(world, "SPK000001")["evidence"]
     assert evidence["cosmetic_criterion"] == CHECKLIST["cosmetic_criteria"]["B"]
     assert evidence["checklist_version"] == 1
+
+
+def test_a_unit_missing_an_accessory_is_never_sold_as_new(world: World) -> None:
+    """Sealed, never activated, grade A and every test passed, but the checklist's quick start
+    guide was not in the box: refurbished, and the grade says why."""
+    _checklist(world, photos_required=0)
+    received(world, "SPK000014")
+    inspect = INSPECT_OK | {"packaging": "sealed", "accessories_present": ["power adapter"]}
+    for step, body in (
+        ("inspect", inspect),
+        ("sanitize", SANITIZE_OK | {"account": "none_found"}),
+        ("flash", FLASH_OK),
+        ("test", TEST_OK),
+    ):
+        response = world.step("tech_a", "SPK000014", step, body)
+        assert response.status_code == 200, response.text
+    graded = world.step("tech_a", "SPK000014", "grade", {"cosmetic": "A", "functional": "pass"})
+    assert graded.status_code == 200, graded.text
+    assert graded.json()["may_sell_as_new"] is False
+    assert graded.json()["condition_sku"] == "SPK-100-RF-A"
+    why = graded.json()["history"][-1]["evidence"]["why"]
+    assert "accessories missing: quick start guide" in why

@@ -101,13 +101,19 @@ def test_steps_out_of_order_do_not_make_a_chain() -> None:
     st.sampled_from(list(Functional)),
     st.sampled_from([None, "sealed", "opened", "damaged"]),
     st.booleans(),
+    st.lists(st.sampled_from(["power adapter", "remote", "quick start guide"]), unique=True),
 )
 def test_refurbished_is_never_graded_as_new(
-    cosmetic: Cosmetic, functional: Functional, packaging: str | None, activated: bool
+    cosmetic: Cosmetic,
+    functional: Functional,
+    packaging: str | None,
+    activated: bool,
+    missing: list[str],
 ) -> None:
-    result = grading.grade("SPK-100", cosmetic, functional, packaging, activated)
+    result = grading.grade("SPK-100", cosmetic, functional, packaging, activated, tuple(missing))
     as_new = (
         packaging == "sealed"
+        and not missing
         and not activated
         and functional is Functional.passed
         and cosmetic is Cosmetic.A
@@ -116,6 +122,8 @@ def test_refurbished_is_never_graded_as_new(
     assert (result.condition_sku == "SPK-100") is as_new
     if not as_new:
         assert result.condition_sku == f"SPK-100-RF-{cosmetic.value}"
+    for accessory in missing:
+        assert accessory in result.why
 
 
 # The disposition engine is tested in tests/processing/test_disposition.py.

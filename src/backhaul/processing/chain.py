@@ -24,6 +24,7 @@ class Facts:
 
     inspection_passed: bool | None = None
     packaging: str | None = None
+    accessories_missing: tuple[str, ...] = ()
     wiped: bool = False
     flash_attempts: int = 0
     test_attempts: int = 0
@@ -69,6 +70,11 @@ def facts(steps: list[StepFact]) -> Facts:
     return Facts(
         inspection_passed=None if inspection is None else inspection[1].outcome == PASS,
         packaging=None if inspection is None else inspection[1].evidence.get("packaging"),
+        accessories_missing=(
+            ()
+            if inspection is None
+            else tuple(inspection[1].evidence.get("accessories_missing", ()))
+        ),
         wiped=sanitize is not None and is_wipe(sanitize[1]),
         flash_attempts=sum(1 for f in current if f.step == "flash"),
         test_attempts=sum(1 for f in current if f.step == "test"),

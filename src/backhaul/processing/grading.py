@@ -53,11 +53,15 @@ def grade(
     functional: Functional,
     packaging: str | None,
     ever_activated: bool,
+    accessories_missing: tuple[str, ...] = (),
 ) -> GradeResult:
-    """Refurbished is never sold as new: new needs a sealed package and no account binding ever."""
+    """Refurbished is never sold as new: new needs a sealed package, every accessory of the
+    product's checklist in it, and no account binding ever."""
     reasons = []
     if packaging != "sealed":
         reasons.append(f"packaging was {packaging or 'not inspected'}, not sealed")
+    if accessories_missing:
+        reasons.append("accessories missing: " + ", ".join(accessories_missing))
     if ever_activated:
         reasons.append("an account binding was recorded (the unit was activated)")
     if functional is not Functional.passed:
@@ -67,7 +71,7 @@ def grade(
     as_new = not reasons
     condition = NEW if as_new else f"RF-{cosmetic.value}"
     why = (
-        "sealed package, never activated, passed every test"
+        "sealed package with every accessory, never activated, passed every test"
         if as_new
         else "refurbished: " + "; ".join(reasons)
     )

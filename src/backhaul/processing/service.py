@@ -510,6 +510,7 @@ def _grade(ctx: Context, data: GradeIn) -> Evaluation:
         data.functional,
         ctx.facts.packaging,
         ctx.unit.ever_activated,
+        ctx.facts.accessories_missing,
     )
     checklist = catalog.current_checklist(ctx.session, ctx.unit.product_id)
     evidence = data.model_dump() | {

@@ -440,7 +440,8 @@ def _step_detail(step: Step, inputs: Inputs) -> tuple[list[str], list[str], list
                 ["light booth and the grading criteria below"],
                 [
                     "cosmetic grade A-D and functional pass/fail; may-sell-as-new is computed: "
-                    "sealed package, never activated, functional pass and grade A"
+                    "sealed package with every accessory on the checklist, never activated, "
+                    "functional pass and grade A"
                 ],
                 ["no failure outcome: a low grade changes the route, not the state"],
             )
