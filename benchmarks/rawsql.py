@@ -54,98 +54,111 @@ def write_step(
     site_id: int | None,
 ) -> dict[str, Any]:
     """One step in one transaction (BEGIN IMMEDIATE .. COMMIT); the unit as it is after it."""
-    now = datetime.now(UTC)
-    at = _stamp(now)
-    from_state, to_state = POSITIONS[step]
-    request_id = uuid.uuid4().hex
     db.execute("BEGIN IMMEDIATE")
     try:
-        row = db.execute(
-            "SELECT id, state, version, step_count FROM units WHERE serial = ?", (unit_serial,)
-        ).fetchone()
-        if row is None:
-            raise LookupError(unit_serial)
-        unit_id, before_state, version, step_count = row
-        db.execute(
-            "UPDATE units SET state = ?, site_id = ?, version = ?, step_count = ?, updated_at = ?"
-            " WHERE id = ? AND version = ?",
-            (to_state, site_id, version + 1, step_count + 1, at, unit_id, version),
-        )
-        db.execute(
-            "INSERT INTO unit_steps (unit_id, seq, step, outcome, from_position, to_position,"
-            " actor_id, actor_name, site_id, at, evidence, override_reason, request_id)"
-            " VALUES (?, ?, ?, 'pass', ?, ?, NULL, ?, ?, ?, ?, NULL, ?)",
-            (
-                unit_id,
-                step_count + 1,
-                step,
-                from_state,
-                to_state,
-                actor,
-                site_id,
-                at,
-                json.dumps(evidence),
-                request_id,
-            ),
-        )
-        stream = f"unit:{unit_serial}"
-        head = db.execute(
-            "SELECT seq, hash FROM audit_records WHERE stream = ? ORDER BY seq DESC LIMIT 1",
-            (stream,),
-        ).fetchone()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        before = {"state": before_state, "version": version}
-        after = {"state": to_state, "version": version + 1, "step": step, "seq": step_count + 1}
-        content = {
-            "stream": stream,
-            "seq": seq,
-            "at": now.isoformat(timespec="microseconds"),
-            "actor_id": None,
-            "actor_name": actor,
-            "actor_via": "key",
-            "request_id": request_id,
-            "action": f"unit.{step}",
-            "object_type": "unit",
-            "object_id": unit_serial,
-            "before": before,
-            "after": after,
-            "prev_hash": prev_hash,
-        }
-        digest = hashlib.sha256(_canonical(content)).hexdigest()
-        db.execute(
-            "INSERT INTO audit_records (stream, seq, at, actor_id, actor_name, actor_via,"
-            " request_id, action, object_type, object_id, before, after, prev_hash, hash)"
-            " VALUES (?, ?, ?, NULL, ?, 'key', ?, ?, 'unit', ?, ?, ?, ?, ?)",
-            (
-                stream,
-                seq,
-                at,
-                actor,
-                request_id,
-                f"unit.{step}",
-                unit_serial,
-                json.dumps(before),
-                json.dumps(after),
-                prev_hash,
-                digest,
-            ),
-        )
-        db.execute(
-            "INSERT INTO outbox_events (event_id, type, subject, payload, request_id, created_at,"
-            " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (
-                uuid.uuid4().hex,
-                f"unit.{step}",
-                stream,
-                json.dumps({"before": before, "after": after, "actor": actor}),
-                request_id,
-                at,
-            ),
-        )
+        unit = write_rows(db, unit_serial, step, evidence, actor, site_id)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    return unit
+
+
+def write_rows(
+    db: sqlite3.Connection,
+    unit_serial: str,
+    step: str,
+    evidence: dict[str, Any],
+    actor: str,
+    site_id: int | None,
+) -> dict[str, Any]:
+    """The step's rows, inside the caller's transaction; the unit as it is after them."""
+    now = datetime.now(UTC)
+    at = _stamp(now)
+    from_state, to_state = POSITIONS[step]
+    request_id = uuid.uuid4().hex
+    row = db.execute(
+        "SELECT id, state, version, step_count FROM units WHERE serial = ?", (unit_serial,)
+    ).fetchone()
+    if row is None:
+        raise LookupError(unit_serial)
+    unit_id, before_state, version, step_count = row
+    db.execute(
+        "UPDATE units SET state = ?, site_id = ?, version = ?, step_count = ?, updated_at = ?"
+        " WHERE id = ? AND version = ?",
+        (to_state, site_id, version + 1, step_count + 1, at, unit_id, version),
+    )
+    db.execute(
+        "INSERT INTO unit_steps (unit_id, seq, step, outcome, from_position, to_position,"
+        " actor_id, actor_name, site_id, at, evidence, override_reason, request_id)"
+        " VALUES (?, ?, ?, 'pass', ?, ?, NULL, ?, ?, ?, ?, NULL, ?)",
+        (
+            unit_id,
+            step_count + 1,
+            step,
+            from_state,
+            to_state,
+            actor,
+            site_id,
+            at,
+            json.dumps(evidence),
+            request_id,
+        ),
+    )
+    stream = f"unit:{unit_serial}"
+    head = db.execute(
+        "SELECT seq, hash FROM audit_records WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+        (stream,),
+    ).fetchone()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    before = {"state": before_state, "version": version}
+    after = {"state": to_state, "version": version + 1, "step": step, "seq": step_count + 1}
+    content = {
+        "stream": stream,
+        "seq": seq,
+        "at": now.isoformat(timespec="microseconds"),
+        "actor_id": None,
+        "actor_name": actor,
+        "actor_via": "key",
+        "request_id": request_id,
+        "action": f"unit.{step}",
+        "object_type": "unit",
+        "object_id": unit_serial,
+        "before": before,
+        "after": after,
+        "prev_hash": prev_hash,
+    }
+    digest = hashlib.sha256(_canonical(content)).hexdigest()
+    db.execute(
+        "INSERT INTO audit_records (stream, seq, at, actor_id, actor_name, actor_via,"
+        " request_id, action, object_type, object_id, before, after, prev_hash, hash)"
+        " VALUES (?, ?, ?, NULL, ?, 'key', ?, ?, 'unit', ?, ?, ?, ?, ?)",
+        (
+            stream,
+            seq,
+            at,
+            actor,
+            request_id,
+            f"unit.{step}",
+            unit_serial,
+            json.dumps(before),
+            json.dumps(after),
+            prev_hash,
+            digest,
+        ),
+    )
+    db.execute(
+        "INSERT INTO outbox_events (event_id, type, subject, payload, request_id, created_at,"
+        " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+        (
+            uuid.uuid4().hex,
+            f"unit.{step}",
+            stream,
+            json.dumps({"before": before, "after": after, "actor": actor}),
+            request_id,
+            at,
+        ),
+    )
     return {"serial": unit_serial, "state": to_state, "version": version + 1}
 
 

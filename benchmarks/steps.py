@@ -7,7 +7,11 @@
    one transaction per step, written by a bare Python loop with the sqlite3 module.
 3. Framework limit: a bare FastAPI endpoint on uvicorn (one worker) writing those rows with
    plain SQL, driven by the same 8 clients.
-All three on the same database file, one after the other, in this run.
+4. Plumbing floor: Backhaul's own application (middleware, token, If-Match, evidence model,
+   transaction and write lock, commit) writing those rows with plain SQL instead of running
+   the step (benchmarks/floor_app.py), same clients and keys. Not a target: it splits the
+   distance between 1 and 3 into what the plumbing costs and what the domain costs.
+All four on the same database file, one after the other, in this run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +95,33 @@ def _bare_jobs(serials: list[list[str]]) -> list[list[Request]]:
     ]
 
 
+def _floor_jobs(tokens: list[str], serials: list[list[str]]) -> list[list[Request]]:
+    return [
+        [replace(request, path=request.path.replace("/api/v1/", "/bench/", 1)) for request in jobs]
+        for jobs in world.process_jobs(tokens, serials)
+    ]
+
+
+def _uvicorn(factory: str) -> list[str]:
+    """argv of a reference server: uvicorn with one worker, as Backhaul is served."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def run(scale: float = 1.0, keep: Path | None = None) -> Result:
     """`keep`: the directory for the database and logs (default: a temporary one)."""
     per_client = max(1, int(UNITS_PER_CLIENT * scale))
@@ -122,26 +154,19 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
             api_rss = srv.rss_mib()[1]
         if api.errors:
             console.print(f"[red]{len(api.errors)} steps failed[/]: {api.errors[:3]}")
+        floor_argv = _uvicorn("benchmarks.floor_app:create_app")
+        with server("floor", floor_argv, workdir) as floor_srv:
+            console.print("[bold]steps[/]: plumbing floor (Backhaul's app, plain-SQL writes)")
+            run_load(floor_srv.base_url, _floor_jobs(tokens, warm_serials))
+            with floor_srv.profiled("steps-floor"):
+                cpu = floor_srv.cpu_seconds()
+                floor = run_load(floor_srv.base_url, _floor_jobs(tokens, serials))
+                floor_cpu = floor_srv.cpu_seconds() - cpu
+            floor_rss = floor_srv.rss_mib()[1]
         flat = [s for mine in serials for s in mine]
         console.print("[bold]steps[/]: storage limit (bare sqlite3 loop)")
         storage = _storage_limit(path, flat)
-        bare_argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.bare_app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        with server("bare", bare_argv, workdir) as bare:
+        with server("bare", _uvicorn("benchmarks.bare_app:create_app"), workdir) as bare:
             console.print("[bold]steps[/]: framework limit (bare FastAPI endpoint, plain SQL)")
             run_load(bare.base_url, _bare_jobs(warm_serials))
             bare.reset_peak()
@@ -154,6 +179,7 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
             _row("backhaul API (8 clients)", api, api_rss, api_cpu),
             _row("storage limit: sqlite3 loop", storage, None, storage.wall),
             _row("framework limit: bare FastAPI (8 clients)", framework, bare_rss, bare_cpu),
+            _row("plumbing floor: Backhaul app, plain-SQL writes", floor, floor_rss, floor_cpu),
         ]
         share = 100 * api.rate / framework.rate if framework.rate else 0.0
         p99 = latency_summary(api.latencies)["p99_ms"]
