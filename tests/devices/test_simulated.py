@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from backhaul.devices.adapter import DeviceAdapter, load_adapter
 from backhaul.devices.simulated import FAULTS, FaultRates, SimulatedAdapter
@@ -35,7 +36,7 @@ def test_faults_are_seeded_and_follow_the_rates() -> None:
     assert not any(SimulatedAdapter(seed=11).faults_for(s) for s in serials)
 
 
-def test_a_healthy_device_is_wiped_flashed_and_passes_its_tests() -> None:
+def test_a_healthy_device_is_wiped_flashed_and_passes_its_tests(tmp_path: Path) -> None:
     adapter = SimulatedAdapter(seed=1)
     info = adapter.identify("SPK000001")
     assert info.account_bound and info.has_user_data
@@ -43,10 +44,12 @@ def test_a_healthy_device_is_wiped_flashed_and_passes_its_tests() -> None:
     assert adapter.deactivate_account("SPK000001").status == "none_found"
     wipe = adapter.wipe("SPK000001", "purge")
     assert wipe.verification_result == "passed" and wipe.technique == "crypto_erase"
-    image = b"firmware 2.0"
-    adapter.flash("SPK000001", "2.0.0", hashlib.sha256(image).hexdigest(), image)
+    image = tmp_path / "image.bin"
+    image.write_bytes(b"firmware 2.0")
+    sha256 = hashlib.sha256(b"firmware 2.0").hexdigest()
+    adapter.flash("SPK000001", "2.0.0", sha256, image)
     readback = adapter.read_back("SPK000001")
-    assert (readback.version, readback.sha256) == ("2.0.0", hashlib.sha256(image).hexdigest())
+    assert (readback.version, readback.sha256) == ("2.0.0", sha256)
     assert testing.evaluate(PLAN, adapter.run_test("SPK000001", PLAN)).passed
 
 
@@ -60,7 +63,8 @@ def test_each_fault_shows_where_it_should() -> None:
     assert not result.passed and [f.test for f in result.failures] == ["speaker_db"]
 
 
-def test_a_corrupted_image_reads_back_with_its_own_hash() -> None:
+def test_a_corrupted_image_reads_back_with_its_own_hash(tmp_path: Path) -> None:
     adapter = SimulatedAdapter()
-    adapter.flash("X2", "2.0.0", "c" * 64, b"not the registered image")
+    (tmp_path / "image.bin").write_bytes(b"not the registered image")
+    adapter.flash("X2", "2.0.0", "c" * 64, tmp_path / "image.bin")
     assert adapter.read_back("X2").sha256 != "c" * 64

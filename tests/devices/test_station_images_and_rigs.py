@@ -115,3 +115,26 @@ def test_the_agent_needs_a_rig_it_may_test_on(world: World, station: TestClient)
     assert world.call("admin", "POST", path, json=late).status_code == 201
     with pytest.raises(NoRig, match=r"calibration of RIG-3 was due on .* \(certificate CAL-LATE\)"):
         StationAgent(station, SimulatedAdapter(), "HUB-A", rig="RIG-3").test_rig()
+
+
+def test_without_a_cache_images_live_in_a_temporary_folder_until_close(
+    world: World, station: TestClient
+) -> None:
+    """The adapter is handed the image's file, never its bytes; a run without --image-cache
+    keeps the file in a folder of its own and removes it when the agent closes."""
+    inspected("SPK000004")
+    handed: list[Path | None] = []
+
+    class Recording(SimulatedAdapter):
+        def flash(self, serial: str, version: str, sha256: str, image: Path | None) -> None:
+            handed.append(image)
+            super().flash(serial, version, sha256, image)
+
+    agent = StationAgent(station, Recording(), "HUB-A")
+    report = agent.process("SPK000004")
+    assert report.error is None, report.error
+    [image] = handed
+    assert image is not None and image.read_bytes() == IMAGE
+    assert image.is_relative_to(agent.image_cache)
+    agent.close()
+    assert not image.exists() and not agent.image_cache.exists()

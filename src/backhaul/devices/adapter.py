@@ -4,6 +4,7 @@ the account, wipe, flash, read back, run the tests), and the results it reports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 AccountStatus = Literal["none_found", "deactivated", "still_bound"]
@@ -90,8 +91,9 @@ class DeviceAdapter(Protocol):
         """Erase user data with the method, then verify the erasure."""
         ...
 
-    def flash(self, serial: str, version: str, sha256: str, image: bytes | None) -> None:
-        """Write the firmware image (None: the station has it cached by sha256)."""
+    def flash(self, serial: str, version: str, sha256: str, image: Path | None) -> None:
+        """Write the firmware image from this file, already checked against `sha256` (None:
+        the server holds only the hash, and the device or its tool has the image)."""
         ...
 
     def read_back(self, serial: str) -> ReadBack:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backhaul.devices.adapter import AccountResult, DeviceInfo, ReadBack, WipeMethod, WipeResult
@@ -110,14 +111,18 @@ class SimulatedAdapter:
             verification_result="passed" if verified else "failed",
         )
 
-    def flash(self, serial: str, version: str, sha256: str, image: bytes | None) -> None:
+    def flash(self, serial: str, version: str, sha256: str, image: Path | None) -> None:
         device = self.device(serial)
         if "flash_fails" in device.faults:
             device.log.append(f"flash of {version} did not take")
             return
         device.firmware_version = version
         # With the image in hand the device reports the hash of what it actually holds.
-        device.firmware_sha256 = hashlib.sha256(image).hexdigest() if image is not None else sha256
+        if image is None:
+            device.firmware_sha256 = sha256
+        else:
+            with image.open("rb") as handle:
+                device.firmware_sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
 
     def read_back(self, serial: str) -> ReadBack:
         device = self.device(serial)

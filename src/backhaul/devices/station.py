@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,7 +74,8 @@ class StationAgent:
 
     `rig` is the test rig's code at the site (default: the site's only calibrated rig);
     `image_cache` a folder where verified firmware images are kept by sha256 across runs
-    (None: kept in memory for this run only).
+    (None: a temporary folder for this run, removed by `close`). Images live on disk, never
+    whole in memory: the adapter is handed the file's path.
     `device_cloud` makes the client of a brand's device cloud from its URL (by default an
     `HttpDeviceCloud` sending `cloud_token`); brands without a URL use the adapter instead.
     """
@@ -97,20 +99,27 @@ class StationAgent:
         self.verifier = verifier
         self.max_flash_attempts = max_flash_attempts
         self.rig = rig.strip().upper() if rig else None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if image_cache is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="backhaul-images-")
+            image_cache = Path(self._scratch.name)
         self.image_cache = image_cache
         self._rig_checked: str | None = None
         self._make_cloud = device_cloud or (lambda url: HttpDeviceCloud(url, cloud_token))
         self._products: dict[str, dict[str, Any]] = {}
-        self._images: dict[str, bytes | None] = {}
+        self._images: dict[str, Path | None] = {}
         self._clouds: dict[str, DeviceCloud] = {}  # by brand code
 
     def close(self) -> None:
-        """Close the device-cloud clients this agent made."""
+        """Close the device-cloud clients this agent made, and remove its temporary images."""
         for cloud in self._clouds.values():
             close = getattr(cloud, "close", None)
             if callable(close):
                 close()
         self._clouds.clear()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._images.clear()
 
     # --- the server ---------------------------------------------------------------------
 
@@ -177,8 +186,8 @@ class StationAgent:
             self._clouds[brand] = self._make_cloud(url) if url else AdapterDeviceCloud(self.adapter)
         return self._clouds[brand]
 
-    def _image(self, sku: str, release: dict[str, Any]) -> bytes | None:
-        """The release's verified image (None when the server holds only its hash)."""
+    def _image(self, sku: str, release: dict[str, Any]) -> Path | None:
+        """Where the release's verified image is (None when the server holds only its hash)."""
         sha256 = release["sha256"]
         if sha256 not in self._images:
             image = self._cached_image(sha256)
@@ -187,47 +196,50 @@ class StationAgent:
             self._images[sha256] = image
         return self._images[sha256]
 
-    def _cache_path(self, sha256: str) -> Path | None:
-        return self.image_cache / sha256[:2] / sha256 if self.image_cache is not None else None
+    def _cache_path(self, sha256: str) -> Path:
+        return self.image_cache / sha256[:2] / sha256
 
-    def _cached_image(self, sha256: str) -> bytes | None:
+    def _cached_image(self, sha256: str) -> Path | None:
         """An image kept by an earlier run, if it still hashes right (else it is dropped)."""
         path = self._cache_path(sha256)
-        if path is None or not path.is_file():
+        if not path.is_file():
             return None
-        image = path.read_bytes()
-        if hashlib.sha256(image).hexdigest() != sha256:
-            path.unlink(missing_ok=True)
-            return None
-        return image
+        with path.open("rb") as handle:
+            if hashlib.file_digest(handle, "sha256").hexdigest() != sha256:
+                path.unlink(missing_ok=True)
+                return None
+        return path
 
-    def _download(self, sku: str, release: dict[str, Any]) -> bytes | None:
-        """Stream the image from the server, hashing it; refuse it unless it is the release's."""
+    def _download(self, sku: str, release: dict[str, Any]) -> Path | None:
+        """Stream the image from the server to disk, hashing it; refuse it unless it is the
+        release's (the partial file is removed, nothing is kept)."""
         sha256, version = release["sha256"], release["version"]
         url = f"/api/v1/products/{sku}/firmware/{version}/image"
-        digest, chunks = hashlib.sha256(), []
-        with self.client.stream("GET", url) as response:
-            if response.status_code == 404:  # only the hash is registered
-                return None
-            if response.status_code >= 400:
-                response.read()
-                raise _refusal(response)
-            for chunk in response.iter_bytes():
-                digest.update(chunk)
-                chunks.append(chunk)
-        if digest.hexdigest() != sha256:
-            raise ImageRejected(
-                f"the image downloaded for {sku} {version} has sha256 {digest.hexdigest()}, "
-                f"not the release's {sha256}: not flashed"
-            )
-        image = b"".join(chunks)
         path = self._cache_path(sha256)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{sha256}.{uuid.uuid4().hex}.part")
-            partial.write_bytes(image)
+        self.image_cache.mkdir(parents=True, exist_ok=True)
+        partial = self.image_cache / f".{sha256}.{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        try:
+            with self.client.stream("GET", url) as response:
+                if response.status_code == 404:  # only the hash is registered
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise _refusal(response)
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        digest.update(chunk)
+                        handle.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ImageRejected(
+                    f"the image downloaded for {sku} {version} has sha256 "
+                    f"{digest.hexdigest()}, not the release's {sha256}: not flashed"
+                )
+            path.parent.mkdir(exist_ok=True)
             os.replace(partial, path)
-        return image
+        finally:
+            partial.unlink(missing_ok=True)
+        return path
 
     def _step(
         self, report: UnitReport, version: int, step: str, body: dict[str, Any]
