@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
     @app.post("/units/{serial}/steps/{step}")
     def step(serial: str, step: str, evidence: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         db = connection()
-        with write_lock:
-            return rawsql.write_step(db, serial, step, evidence, "bare", hub)
+        with write_lock, rawsql.immediate(db):
+            return rawsql.write_rows(db, serial, step, evidence, "bare", hub)
 
     return app

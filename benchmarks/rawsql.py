@@ -8,6 +8,8 @@ import hashlib
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,23 +47,16 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime format
 
 
-def write_step(
-    db: sqlite3.Connection,
-    unit_serial: str,
-    step: str,
-    evidence: dict[str, Any],
-    actor: str,
-    site_id: int | None,
-) -> dict[str, Any]:
-    """One step in one transaction (BEGIN IMMEDIATE .. COMMIT); the unit as it is after it."""
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: BEGIN IMMEDIATE, then COMMIT (ROLLBACK when the block raises)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        unit = write_rows(db, unit_serial, step, evidence, actor, site_id)
-        db.execute("COMMIT")
+        yield
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    return unit
+    db.execute("COMMIT")
 
 
 def write_rows(
@@ -72,7 +67,8 @@ def write_rows(
     actor: str,
     site_id: int | None,
 ) -> dict[str, Any]:
-    """The step's rows, inside the caller's transaction; the unit as it is after them."""
+    """One step's rows, inside the caller's transaction (see `immediate`); the unit as it is
+    after them."""
     now = datetime.now(UTC)
     at = _stamp(now)
     from_state, to_state = POSITIONS[step]

@@ -75,7 +75,8 @@ def _storage_limit(path: Path, serials: list[str]) -> Load:
     for unit_serial in serials:
         for step, evidence in world.STEPS:
             t0 = time.perf_counter()
-            rawsql.write_step(db, unit_serial, step, evidence, "bare", hub)
+            with rawsql.immediate(db):
+                rawsql.write_rows(db, unit_serial, step, evidence, "bare", hub)
             load.latencies.append(time.perf_counter() - t0)
     load.wall = time.perf_counter() - started
     load.client_cpu = load.wall
