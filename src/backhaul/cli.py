@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Backhaul: returns, repair and refurbishment of connected hardware.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (tokens for machines and stations).", no_args_is_help=True)
@@ -600,8 +601,10 @@ def sites_update(
         ),
     ] = None,
 ) -> None:
-    """Change fields of a site, e.g. `--set labour_rate=41.50 --set capabilities='["wipe"]'`,
-    or its wait targets, e.g. `--wait-target 24 --wait-target inspect=4`."""
+    """Change fields of a site, or its wait targets.
+
+    Fields: e.g. `--set labour_rate=41.50 --set capabilities='["wipe"]'`; wait targets: e.g.
+    `--wait-target 24 --wait-target inspect=4`."""
     from backhaul.catalog.schemas import SitePatch
     from backhaul.catalog.service import get_site, update_site
     from backhaul.processing.wait_targets import apply_assignments

@@ -34,8 +34,10 @@ def firmware_upload(
         typer.Option(help="For a new version: current, supported (default), deprecated, blocked"),
     ] = None,
 ) -> None:
-    """Store a release's image (its sha256 and size must match the registered release; a new
-    version is registered from the image). Uploading the same image again changes nothing."""
+    """Store a release's firmware image.
+
+    Its sha256 and size must match the registered release; a new version is registered from
+    the image. Uploading the same image again changes nothing."""
     from backhaul.catalog import firmware_images
     from backhaul.catalog.models import ReleaseStatus
     from backhaul.catalog.service import store_firmware_image

@@ -48,8 +48,10 @@ def verify(
         ),
     ] = False,
 ) -> None:
-    """Check the signature (offline, with only the public key) and, with --record, that the
-    certificate is the one on record. Exit 1 when any check fails."""
+    """Check a certificate's signature, and whether it is the one on record.
+
+    The signature is checked offline, with only the public key; --record also checks it
+    against the server's record. Exit 1 when any check fails."""
     try:
         content, signature = certificates.parse_document(file.read_text(encoding="utf-8"))
         key = signing.load_public_key(_public_key(public_key))

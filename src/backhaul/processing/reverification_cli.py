@@ -65,8 +65,9 @@ def record_command(
     tool: Annotated[str, typer.Option(help="Tool name and version")] = "",
     notes: Annotated[str, typer.Option(help="What was found (required for a failure)")] = "",
 ) -> None:
-    """Record a drawn wipe's re-verification. A failure quarantines the unit and raises an
-    exception-queue item for the supervisors."""
+    """Record a drawn wipe's re-verification.
+
+    A failure quarantines the unit and raises an exception-queue item for the supervisors."""
     from sqlalchemy import select
 
     from backhaul.accounts.models import User

@@ -16,12 +16,13 @@ def sop(
     product: Annotated[str, typer.Option(help="The product's SKU")],
     site: Annotated[str, typer.Option(help="The hub's code")],
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder to write SOP-<SKU>-<HUB>.md and .pdf into")
+        Path, typer.Option("--out", help="Folder to write `SOP-<SKU>-<HUB>.md` and `.pdf` into")
     ] = Path("."),
 ) -> None:
-    """Write the standard operating procedure of a product at a hub, as Markdown and PDF, from
-    the configuration, and check the hub's capabilities: exit 1 when it lacks any (the files
-    are written all the same)."""
+    """Write a product's standard operating procedure at a hub, as Markdown and PDF.
+
+    Built from the configuration. Also checks the hub's capabilities: exit 1 when it lacks any
+    (the files are written all the same)."""
     from backhaul.sop import render, service
 
     with transaction(write=False) as (session, actor):
