@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from backhaul.cli import app as cli
+from backhaul.devices.cli import cloud_token_for
 from backhaul.devices.cloud import HttpDeviceCloud, RetryPolicy
 from backhaul.devices.simulated import SimulatedAdapter
 from backhaul.devices.station import StationAgent
@@ -49,7 +50,7 @@ def agent_for(station: TestClient, adapter: SimulatedAdapter, waits: Waits) -> S
         station,
         adapter,
         "HUB-A",
-        device_cloud=lambda url: HttpDeviceCloud(
+        device_cloud=lambda _brand, url: HttpDeviceCloud(
             url, "cloud-secret", policy=RetryPolicy(4), sleep=waits, draw=lambda: 0.5
         ),
     )
@@ -170,3 +171,33 @@ def test_station_run_sends_the_device_cloud_token_from_the_environment(
     assert [r["headers"]["authorization"] for r in cloud.requests] == ["Bearer lumen-station-token"]
     sanitize = next(h for h in world.unit("SPK000005")["history"] if h["step"] == "sanitize")
     assert sanitize["evidence"]["account_confirmation"]["reference"] == "LUM-CLI"
+
+
+def test_a_brand_s_own_cloud_token_takes_precedence_over_the_shared_one(
+    world: World, tmp_path: Path
+) -> None:
+    """A 3PL serving several brands holds one token per brand's cloud, on the station."""
+    inspected(world, "SPK000006")
+    with fake_cloud(confirmed("LUM-OWN")) as cloud, live_server(tmp_path / "server.log") as server:
+        use_cloud(world, cloud.url)
+        result = CliRunner().invoke(
+            cli,
+            ["station", "run", "--site", "HUB-A", "--serial", "SPK000006"],
+            env={
+                "BACKHAUL_API_URL": server.url,
+                "BACKHAUL_API_TOKEN": world.tokens["tech_a"],
+                "BACKHAUL_DEVICE_CLOUD_TOKEN": "shared-token",
+                "BACKHAUL_DEVICE_CLOUD_TOKEN_DEFAULT": "default-brand-token",
+            },
+        )
+    assert result.exit_code == 0, result.output
+    assert [r["headers"]["authorization"] for r in cloud.requests] == ["Bearer default-brand-token"]
+
+
+def test_brand_codes_name_their_token_variable_in_capitals_and_underscores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BACKHAUL_DEVICE_CLOUD_TOKEN_ACME_HOME", "acme")
+    assert cloud_token_for("acme-home", "shared") == "acme"
+    assert cloud_token_for("other", "shared") == "shared"
+    assert cloud_token_for("other", None) is None

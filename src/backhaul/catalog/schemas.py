@@ -92,7 +92,8 @@ def _device_cloud_url(value: str) -> str:
         raise ValueError("names no host")
     if url.username is not None or url.password is not None:
         raise ValueError(
-            "must not carry credentials: the station sends BACKHAUL_DEVICE_CLOUD_TOKEN instead"
+            "must not carry credentials: the station sends its token "
+            "(BACKHAUL_DEVICE_CLOUD_TOKEN_<BRAND> or BACKHAUL_DEVICE_CLOUD_TOKEN) instead"
         )
     if url.query or url.fragment:
         raise ValueError("must not have a query or a fragment")

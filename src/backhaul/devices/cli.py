@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -43,6 +45,14 @@ def summary(reports: list[UnitReport]) -> Table:
     return table
 
 
+def cloud_token_for(brand: str, default: str | None) -> str | None:
+    """The token a station sends to this brand's device cloud: the brand's own, from
+    `BACKHAUL_DEVICE_CLOUD_TOKEN_<BRAND>` (the code upper-cased, other characters as `_`),
+    else the one for every brand. Tokens stay on the station: the server never holds them."""
+    name = re.sub(r"[^A-Z0-9]", "_", brand.upper())
+    return os.environ.get(f"BACKHAUL_DEVICE_CLOUD_TOKEN_{name}") or default
+
+
 @app.command("run")
 def run(
     site: Annotated[str, typer.Option(help="The hub this station is at")],
@@ -80,7 +90,10 @@ def run(
         str | None,
         typer.Option(
             envvar="BACKHAUL_DEVICE_CLOUD_TOKEN",
-            help="Bearer token for the brands' device clouds (account deactivation)",
+            help=(
+                "Bearer token for the brands' device clouds (account deactivation); a brand's "
+                "own token, from `BACKHAUL_DEVICE_CLOUD_TOKEN_<BRAND>`, takes precedence"
+            ),
         ),
     ] = None,
     device_cloud_attempts: Annotated[
@@ -112,7 +125,9 @@ def run(
             verifier=verifier,
             rig=rig,
             image_cache=image_cache,
-            device_cloud=lambda url: HttpDeviceCloud(url, device_cloud_token, policy=policy),
+            device_cloud=lambda brand, url: HttpDeviceCloud(
+                url, cloud_token_for(brand, device_cloud_token), policy=policy
+            ),
         )
         try:
             serials = [serial] if serial else agent.waiting(batch)

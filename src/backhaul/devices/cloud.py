@@ -5,7 +5,7 @@ station's device adapter do it when the brand has no cloud configured.
 The contract (docs/adapters.md has the full text):
 
     POST {device_cloud_url}/devices/{serial}/deactivation
-    Authorization: Bearer {BACKHAUL_DEVICE_CLOUD_TOKEN}     (when set)
+    Authorization: Bearer {the brand's token}               (when one is set)
     Idempotency-Key: {one key per deactivation, the same on every retry}
     {"serial": "...", "sku": "...", "reason": "..."}
 

@@ -76,8 +76,9 @@ class StationAgent:
     `image_cache` a folder where verified firmware images are kept by sha256 across runs
     (None: a temporary folder for this run, removed by `close`). Images live on disk, never
     whole in memory: the adapter is handed the file's path.
-    `device_cloud` makes the client of a brand's device cloud from its URL (by default an
-    `HttpDeviceCloud` sending `cloud_token`); brands without a URL use the adapter instead.
+    `device_cloud` makes the client of a brand's device cloud from the brand's code and the
+    cloud's URL (by default an `HttpDeviceCloud` sending `cloud_token`); brands without a URL
+    use the adapter instead.
     """
 
     def __init__(
@@ -91,7 +92,7 @@ class StationAgent:
         rig: str | None = None,
         image_cache: Path | None = None,
         cloud_token: str | None = None,
-        device_cloud: Callable[[str], DeviceCloud] | None = None,
+        device_cloud: Callable[[str, str], DeviceCloud] | None = None,
     ) -> None:
         self.client = client
         self.adapter = adapter
@@ -105,7 +106,7 @@ class StationAgent:
             image_cache = Path(self._scratch.name)
         self.image_cache = image_cache
         self._rig_checked: str | None = None
-        self._make_cloud = device_cloud or (lambda url: HttpDeviceCloud(url, cloud_token))
+        self._make_cloud = device_cloud or (lambda _brand, url: HttpDeviceCloud(url, cloud_token))
         self._products: dict[str, dict[str, Any]] = {}
         self._images: dict[str, Path | None] = {}
         self._clouds: dict[str, DeviceCloud] = {}  # by brand code
@@ -183,7 +184,9 @@ class StationAgent:
         configured on the server, else this station's device adapter (cached per run)."""
         if brand not in self._clouds:
             url = self._call("GET", f"/api/v1/brands/{brand}").json().get("device_cloud_url")
-            self._clouds[brand] = self._make_cloud(url) if url else AdapterDeviceCloud(self.adapter)
+            self._clouds[brand] = (
+                self._make_cloud(brand, url) if url else AdapterDeviceCloud(self.adapter)
+            )
         return self._clouds[brand]
 
     def _image(self, sku: str, release: dict[str, Any]) -> Path | None:
