@@ -150,6 +150,8 @@ def check_row(
         sold_at = parse_timestamp(raw["sold_at"])
     except (ValueError, TypeError):
         return reject("sold_at", "not an ISO 8601 date or date-time")
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        return reject("sold_at", "outside the years 1 to 9999 in UTC")
     if sold_at > now:
         return reject("sold_at", "is in the future")
     price = _price(price_text)
