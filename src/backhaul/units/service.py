@@ -231,7 +231,7 @@ UNIT_COLUMNS = (
 
 def sqlite_utc_text(value: datetime) -> str:
     """The text SQLAlchemy stores on SQLite for a UTC time (UTCDateTime's bind processors in
-    one C call; check_row makes every sold_at UTC)."""
+    one C call; the registry's checks make every sold_at UTC)."""
     return value.isoformat(" ", "microseconds")[:26]
 
 
