@@ -234,7 +234,7 @@ def check_rows(
     value. These passes only vouch for rows; any row they are not sure of (a value that is
     not text, blank, too long, malformed, in the future, an unknown SKU...) is decided by
     `check_row` itself, which also says why it refuses one. So `check_row` stays the one
-    statement of the rules, and tests/units/test_registry.py checks both agree.
+    statement of the rules, and tests/units/test_check_rows.py checks both agree.
     """
     rows = [raw if type(raw) is dict else {} for raw in raws]  # other rows: check_row's
     doubted: set[int] = set()
