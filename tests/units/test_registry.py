@@ -63,6 +63,9 @@ def test_each_bad_field_is_named() -> None:
         assert (outcome.row, outcome.field) == (7, field)
     future = check_row(1, ROW | {"sold_at": "2027-01-01"}, PRODUCTS, NOW)
     assert isinstance(future, Rejection) and future.reason == "is in the future"
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"):
+        beyond = check_row(1, ROW | {"sold_at": edge}, PRODUCTS, NOW)
+        assert isinstance(beyond, Rejection) and beyond.field == "sold_at", edge
     missing = check_row(1, {k: v for k, v in ROW.items() if k != "order_ref"}, PRODUCTS, NOW)
     assert isinstance(missing, Rejection) and missing.field == "order_ref"
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, text
@@ -22,7 +22,13 @@ from backhaul.kit.changes import record_change
 from backhaul.kit.visibility import visible
 from backhaul.processing.states import State
 from backhaul.units.models import ImportBatch, Unit
-from backhaul.units.registry import ProductRule, Rejection, SoldUnit, check_row, normalise_serial
+from backhaul.units.registry import (
+    ProductRule,
+    Rejection,
+    SoldColumns,
+    check_rows,
+    normalise_serial,
+)
 
 CHUNK = 5000
 MAX_REPORTED_REJECTIONS = 1000
@@ -85,19 +91,15 @@ def import_units(
     writer = _UnitWriter(session, batch.id)
     row_number = 0
     for chunk in _chunks(rows, CHUNK):
-        checked: list[SoldUnit] = []
-        for raw in chunk:
-            row_number += 1
-            outcome = check_row(row_number, raw, rules, now)
-            if isinstance(outcome, Rejection):
-                _reject(session, summary, outcome, raw, source)
-            else:
-                checked.append(outcome)
-        fresh = _drop_duplicates(session, summary, checked, raw_rows=chunk, source=source)
-        if fresh:
+        checked, rejections = check_rows(row_number + 1, chunk, rules, now)
+        for rejection in rejections:
+            _reject(session, summary, rejection, chunk[rejection.row - row_number - 1], source)
+        row_number += len(chunk)
+        fresh = _drop_duplicates(session, summary, checked, source=source)
+        if fresh.serial:
             writer.insert(fresh)
-            digest.update("".join([_canonical_key(u) for u in fresh]).encode())
-            summary.added += len(fresh)
+            digest.update(_digest_rows(fresh).encode())
+            summary.added += len(fresh.serial)
         if progress:
             progress(len(chunk))
     batch.rows_sha256 = digest.hexdigest()
@@ -151,42 +153,32 @@ def _printable(raw: Any) -> Any:
 
 
 def _drop_duplicates(
-    session: Session,
-    summary: ImportSummary,
-    checked: list[SoldUnit],
-    *,
-    raw_rows: list[Any],
-    source: str,
-) -> list[SoldUnit]:
-    if not checked:
-        return []
-    serials = [u.serial for u in checked]
+    session: Session, summary: ImportSummary, checked: SoldColumns, *, source: str
+) -> SoldColumns:
+    """The units whose serial is not registered yet (nor earlier in the chunk)."""
+    serials = checked.serial
+    if not serials:
+        return checked
     if session.get_bind().dialect.name == "sqlite":  # one JSON parameter, not thousands
         found = session.execute(_REGISTERED_SQLITE, {"serials": json.dumps(serials)})
     else:
         found = session.execute(_REGISTERED, {"serials": serials})
     existing: dict[str, str] = {serial: order_ref for serial, order_ref in found}
-    fresh: dict[str, SoldUnit] = {}
-    for unit in checked:
-        known_order = existing.get(unit.serial) or (
-            fresh[unit.serial].order_ref if unit.serial in fresh else None
-        )
+    if not existing and len(set(serials)) == len(serials):
+        return checked  # the usual case: every serial is new
+    kept_order: dict[str, str] = {}  # serial -> order of the unit kept for it in this chunk
+    keep: list[bool] = []
+    for serial, order_ref in zip(serials, checked.order_ref, strict=True):
+        known_order = existing.get(serial) or kept_order.get(serial)
+        keep.append(known_order is None)
         if known_order is None:
-            fresh[unit.serial] = unit
-        elif known_order == unit.order_ref:
+            kept_order[serial] = order_ref
+        elif known_order == order_ref:
             summary.duplicates += 1
         else:
-            rejection = Rejection(
-                0, unit.serial, "serial", f"already registered on order {known_order}"
-            )
-            _reject(
-                session,
-                summary,
-                rejection,
-                {"serial": unit.serial, "order_ref": unit.order_ref},
-                source,
-            )
-    return list(fresh.values())
+            rejection = Rejection(0, serial, "serial", f"already registered on order {known_order}")
+            _reject(session, summary, rejection, {"serial": serial, "order_ref": order_ref}, source)
+    return checked.select(keep)
 
 
 # Built once: coercing thousands of serials into a fresh IN clause per chunk cost more than
@@ -202,12 +194,17 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
-def _canonical_key(unit: SoldUnit) -> str:
+def _canonical_key(serial: str, order_ref: str, sku: str) -> str:
     """canonical_json([serial, order_ref, sku]): the batch digest's bytes for one row. Text
     that JSON need not escape (nearly all of it) is quoted directly; the rest is encoded."""
-    if _NEEDS_ESCAPE.search(unit.serial + unit.order_ref + unit.sku) is None:
-        return f'["{unit.serial}","{unit.order_ref}","{unit.sku}"]'
-    return _CANONICAL.encode([unit.serial, unit.order_ref, unit.sku])
+    if _NEEDS_ESCAPE.search(serial + order_ref + sku) is None:
+        return f'["{serial}","{order_ref}","{sku}"]'
+    return _CANONICAL.encode([serial, order_ref, sku])
+
+
+def _digest_rows(units: SoldColumns) -> str:
+    """What the batch digest takes in for these units."""
+    return "".join(map(_canonical_key, units.serial, units.order_ref, units.sku))
 
 
 # The columns an import writes, in order (the import benchmark's raw reference uses them too).
@@ -234,8 +231,15 @@ UNIT_COLUMNS = (
 
 def sqlite_utc_text(value: datetime) -> str:
     """The text SQLAlchemy stores on SQLite for a UTC time (UTCDateTime's bind processors in
-    one C call; check_row makes every sold_at UTC)."""
+    one C call; the registry's checks make every sold_at UTC)."""
     return value.isoformat(" ", "microseconds")[:26]
+
+
+def _once_per_value(process: Callable[[Any], Any], column: list[Any]) -> Iterator[Any]:
+    """`map(process, column)`, calling `process` once per distinct value (warranty ends
+    repeat: a chunk of sales spans a few days)."""
+    processed = {value: process(value) for value in set(column)}
+    return map(processed.__getitem__, column)
 
 
 class _UnitWriter:
@@ -263,6 +267,8 @@ class _UnitWriter:
         self.sold_at, self.price, self.warranty_end = (
             processor(name) for name in ("sold_at", "price", "warranty_end")
         )
+        if dialect.name == "sqlite":  # the same text as UTCDateTime's processor, faster
+            self.sold_at = sqlite_utc_text
         constants = {
             "state": State.in_field,
             "site_id": None,
@@ -273,60 +279,30 @@ class _UnitWriter:
         }
         self.constants = {name: processor(name)(value) for name, value in constants.items()}
 
-    def _values(self, unit: SoldUnit) -> dict[str, Any]:
-        return {
-            "serial": unit.serial,
-            "brand_id": unit.brand_id,
-            "product_id": unit.product_id,
-            "order_ref": unit.order_ref,
-            "customer_email": unit.customer_email,
-            "sold_at": self.sold_at(unit.sold_at),
-            "region": unit.region,
-            "channel": unit.channel,
-            "price": self.price(unit.price),
-            "currency": unit.currency,
-            "warranty_end": self.warranty_end(unit.warranty_end),
-        } | self.constants
-
-    def insert(self, units: list[SoldUnit]) -> None:
-        if self.order != list(UNIT_COLUMNS) or self.connection.dialect.name != "sqlite":
-            rows = [self._values(unit) for unit in units]
-            order = self.order
-            params: list[Any] = (
-                rows if order is None else [tuple([r[name] for name in order]) for r in rows]
-            )
-            self.connection.exec_driver_sql(self.sql, params)
-            return
-        # sqlite3: positional, in UNIT_COLUMNS order; tuples made directly (the hot path).
-        price = self.price
-        c = self.constants
-        state, site, version, batch = c["state"], c["site_id"], c["version"], c["import_batch_id"]
-        activated, steps = c["ever_activated"], c["step_count"]
-        self.connection.exec_driver_sql(
-            self.sql,
-            [
-                (
-                    u.serial,
-                    u.brand_id,
-                    u.product_id,
-                    state,
-                    site,
-                    version,
-                    u.order_ref,
-                    u.customer_email,
-                    sqlite_utc_text(u.sold_at),
-                    u.region,
-                    u.channel,
-                    price(u.price),
-                    u.currency,
-                    u.warranty_end.isoformat(),
-                    batch,
-                    activated,
-                    steps,
-                )
-                for u in units
-            ],
-        )
+    def insert(self, units: SoldColumns) -> None:
+        count = len(units.serial)
+        values: dict[str, Iterable[Any]] = {
+            "serial": units.serial,
+            "brand_id": units.brand_id,
+            "product_id": units.product_id,
+            "order_ref": units.order_ref,
+            "customer_email": units.customer_email,
+            "sold_at": map(self.sold_at, units.sold_at),
+            "region": units.region,
+            "channel": units.channel,
+            "price": map(self.price, units.price),
+            "currency": units.currency,
+            "warranty_end": _once_per_value(self.warranty_end, units.warranty_end),
+        }
+        values.update((name, repeat(value, count)) for name, value in self.constants.items())
+        params: list[Any]
+        if self.order is None:  # named parameters (psycopg)
+            names = list(values)
+            rows = zip(*values.values(), strict=True)
+            params = [dict(zip(names, row, strict=True)) for row in rows]
+        else:
+            params = list(zip(*(values[name] for name in self.order), strict=True))
+        self.connection.exec_driver_sql(self.sql, params)
 
 
 def list_units(
