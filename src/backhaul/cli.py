@@ -702,9 +702,11 @@ def _read_rows(path: Path) -> tuple[Iterator[Any], int]:
 def units_import(
     file: Annotated[Path, typer.Argument(help="CSV (with header), JSON list or JSON Lines")],
 ) -> None:
-    """Register sold units: serial, sku, order_ref, customer_email, sold_at, region, channel,
-    price, currency. Bad rows are refused with their reason (and kept in the exception queue);
-    importing the same file twice adds nothing."""
+    """Register sold units from a CSV or JSON export of the shop's orders.
+
+    Columns: serial, sku, order_ref, customer_email, sold_at, region, channel, price, currency.
+    Bad rows are refused with their reason (and kept in the exception queue); importing the
+    same file twice adds nothing."""
     from backhaul.units.service import import_units
 
     rows, total = _read_rows(file)
