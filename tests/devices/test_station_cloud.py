@@ -152,23 +152,34 @@ def test_a_brand_without_a_cloud_uses_the_device_adapter(world: World, station: 
     assert confirmation["reference"].startswith("sim-")
 
 
-def test_station_run_sends_the_device_cloud_token_from_the_environment(
-    world: World, tmp_path: Path
-) -> None:
-    inspected(world, "SPK000005")
-    with fake_cloud(confirmed("LUM-CLI")) as cloud, live_server(tmp_path / "server.log") as server:
+def _station_run(
+    world: World, tmp_path: Path, serial: str, reference: str, tokens: dict[str, str]
+) -> list[str]:
+    """`backhaul station run` for one unit against a fake device cloud, with these token
+    variables in its environment; the Authorization headers the cloud received."""
+    inspected(world, serial)
+    with fake_cloud(confirmed(reference)) as cloud, live_server(tmp_path / "server.log") as server:
         use_cloud(world, cloud.url)
         result = CliRunner().invoke(
             cli,
-            ["station", "run", "--site", "HUB-A", "--serial", "SPK000005"],
+            ["station", "run", "--site", "HUB-A", "--serial", serial],
             env={
                 "BACKHAUL_API_URL": server.url,
                 "BACKHAUL_API_TOKEN": world.tokens["tech_a"],
-                "BACKHAUL_DEVICE_CLOUD_TOKEN": "lumen-station-token",
+                **tokens,
             },
         )
     assert result.exit_code == 0, result.output
-    assert [r["headers"]["authorization"] for r in cloud.requests] == ["Bearer lumen-station-token"]
+    return [r["headers"]["authorization"] for r in cloud.requests]
+
+
+def test_station_run_sends_the_device_cloud_token_from_the_environment(
+    world: World, tmp_path: Path
+) -> None:
+    sent = _station_run(
+        world, tmp_path, "SPK000005", "LUM-CLI", {"BACKHAUL_DEVICE_CLOUD_TOKEN": "lumen-token"}
+    )
+    assert sent == ["Bearer lumen-token"]
     sanitize = next(h for h in world.unit("SPK000005")["history"] if h["step"] == "sanitize")
     assert sanitize["evidence"]["account_confirmation"]["reference"] == "LUM-CLI"
 
@@ -177,21 +188,12 @@ def test_a_brand_s_own_cloud_token_takes_precedence_over_the_shared_one(
     world: World, tmp_path: Path
 ) -> None:
     """A 3PL serving several brands holds one token per brand's cloud, on the station."""
-    inspected(world, "SPK000006")
-    with fake_cloud(confirmed("LUM-OWN")) as cloud, live_server(tmp_path / "server.log") as server:
-        use_cloud(world, cloud.url)
-        result = CliRunner().invoke(
-            cli,
-            ["station", "run", "--site", "HUB-A", "--serial", "SPK000006"],
-            env={
-                "BACKHAUL_API_URL": server.url,
-                "BACKHAUL_API_TOKEN": world.tokens["tech_a"],
-                "BACKHAUL_DEVICE_CLOUD_TOKEN": "shared-token",
-                "BACKHAUL_DEVICE_CLOUD_TOKEN_DEFAULT": "default-brand-token",
-            },
-        )
-    assert result.exit_code == 0, result.output
-    assert [r["headers"]["authorization"] for r in cloud.requests] == ["Bearer default-brand-token"]
+    tokens = {
+        "BACKHAUL_DEVICE_CLOUD_TOKEN": "shared-token",
+        "BACKHAUL_DEVICE_CLOUD_TOKEN_DEFAULT": "default-brand-token",
+    }
+    sent = _station_run(world, tmp_path, "SPK000006", "LUM-OWN", tokens)
+    assert sent == ["Bearer default-brand-token"]
 
 
 def test_brand_codes_name_their_token_variable_in_capitals_and_underscores(

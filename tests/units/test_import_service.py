@@ -19,7 +19,7 @@ from backhaul.kit.signing import canonical_json
 from backhaul.units import service
 from backhaul.units.models import ImportBatch, Unit
 from backhaul.units.service import ImportSummary, import_units
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, product_payload
 
 ACTOR = cli_actor("pytest")
 
@@ -63,24 +63,7 @@ SECOND_FILE: list[Any] = [
 
 def _add_speaker() -> None:
     with session_scope() as session:
-        create_product(
-            session,
-            ACTOR,
-            ProductIn(
-                sku="SPK-100",
-                name="Smart speaker",
-                family="audio",
-                category="smart speaker",
-                serial_pattern=r"SPK[0-9]{6}",
-                regulated="none",
-                battery="none",
-                weight_g=800,
-                msrp=Decimal("129.00"),
-                currency="USD",
-                hs_code="8518.22",
-                warranty_months=12,
-            ),
-        )
+        create_product(session, ACTOR, ProductIn.model_validate(product_payload()))
 
 
 def _import(rows: list[Any]) -> ImportSummary:
