@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import nnls
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 LAG_WEEKS = 104
@@ -80,6 +79,8 @@ def _finish(rate: float, lag: Array, sales: Array, returns: Array, pooled: bool)
 
 def fit(sales: Array, returns: Array, lag_weeks: int = LAG_WEEKS) -> CohortFit:
     """Fit a line's return rate and lag curve from its weekly sales and returns."""
+    from scipy.optimize import nnls  # imported when used: scipy is 40 MiB per process
+
     basis = shapes(lag_weeks)
     weights, _residual = nnls(_design(sales, basis), returns, maxiter=50 * len(basis))
     rate = float(weights.sum())
