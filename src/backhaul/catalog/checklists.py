@@ -36,6 +36,11 @@ class Checklist:
             return f"the default inspection checklist ({sku} has none of its own)"
         return f"{sku}'s inspection checklist (version {self.version})"
 
+    def photos(self) -> str:
+        """The photos it asks for, as messages and pages say it: "1 photo", "3 photos"."""
+        count = self.photos_required
+        return f"{count} photo{'' if count == 1 else 's'}"
+
     def evidence(self) -> dict[str, object]:
         """The checklist as a step records it: the version inspected against and what it asked."""
         return {

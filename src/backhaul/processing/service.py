@@ -229,10 +229,6 @@ def _receive(ctx: Context, data: ReceiveIn) -> Evaluation:
     return Evaluation(Outcome.passed, evidence, site=site, changes=changes, exceptions=exceptions)
 
 
-def _photos(count: int) -> str:
-    return f"{count} photo{'' if count == 1 else 's'}"
-
-
 def _listed(names: tuple[str, ...]) -> str:
     return ", ".join(f"'{name}'" for name in names) if names else "none"
 
@@ -268,7 +264,7 @@ def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
     missing = checklists.photos_missing(checklist, len(distinct))
     if missing:
         raise IllegalTransition(
-            f"{which} asks for {_photos(checklist.photos_required)} of the unit and "
+            f"{which} asks for {checklist.photos()} of the unit and "
             f"{len(distinct)} were uploaded since it was received: upload {missing} more "
             f"(POST /api/v1/units/{ctx.unit.serial}/photos, or the photo field of the station "
             "page), then inspect again",

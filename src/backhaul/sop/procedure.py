@@ -354,10 +354,10 @@ def _step_detail(step: Step, inputs: Inputs) -> tuple[list[str], list[str], list
                     "cosmetic points looked at, damage recorded where found: "
                     + ", ".join(checklist.cosmetic_points)
                 )
-            if needed := checklist.photos_required:
+            if checklist.photos_required:
                 criteria.append(
-                    f"{needed} photo{'' if needed == 1 else 's'} of the unit uploaded before the "
-                    "inspection is recorded (it is refused with fewer)"
+                    f"{checklist.photos()} of the unit uploaded before the inspection is "
+                    "recorded (it is refused with fewer)"
                 )
             failure = [
                 "fail: `inspection_failed`; record fault codes from the taxonomy "

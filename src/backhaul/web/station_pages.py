@@ -328,8 +328,9 @@ def _inspect_form(session: Session, unit: UnitState, codes: Field) -> StepForm:
     if checklist.packaging_check:
         passes.append("sealed only when the factory seal is unbroken")
     if needed:
-        photos_needed = f"{needed} photo{'' if needed == 1 else 's'}"
-        passes.append(f"{photos_needed} of the unit, uploaded before the inspection is recorded")
+        passes.append(
+            f"{checklist.photos()} of the unit, uploaded before the inspection is recorded"
+        )
     passes.append(f"checked against {checklist.name(unit.sku)}")
     return StepForm(Step.inspect, fields, passes, "a failed inspection asks for fault codes")
 
