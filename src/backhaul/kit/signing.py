@@ -34,9 +34,19 @@ def _keys_dir() -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    """Create `path` (readable by its owner only) holding `data`, or raise FileExistsError when
+    it exists. The file appears whole or not at all: it is written under a temporary name and
+    then linked into place, so a thread or process that finds it never reads it half-written."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(partial, path)  # atomic, and fails when another writer got there first
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def load_private_key() -> Ed25519PrivateKey:
