@@ -84,3 +84,13 @@ def test_racing_first_sessions_all_get_the_one_cookie_secret(fresh_keys: Path) -
     results = _race(signing.session_secret)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len(set(results)) == 1 and len(results[0]) >= 48
+
+
+def test_a_new_key_replaces_the_public_half_of_an_earlier_one(fresh_keys: Path) -> None:
+    old = signing.public_key_pem(signing.load_private_key().public_key())
+    (fresh_keys / signing.PRIVATE_KEY_FILE).unlink()  # the key is lost: a new one is made
+    new = signing.public_key_pem(signing.load_private_key().public_key())
+    assert new != old
+    assert (fresh_keys / signing.PUBLIC_KEY_FILE).read_bytes() == new
+    assert (fresh_keys / signing.PUBLIC_KEY_FILE).stat().st_mode & 0o044  # others may read it
+    assert len(list(fresh_keys.iterdir())) == 2  # no temporary file left behind

@@ -33,18 +33,23 @@ def _keys_dir() -> Path:
     return path
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create `path` (readable by its owner only) holding `data`, or raise FileExistsError when
-    it exists. The file appears whole or not at all: it is written under a temporary name and
-    then linked into place, so a thread or process that finds it never reads it half-written."""
+def _write_whole(path: Path, data: bytes, mode: int = 0o600, *, replace: bool = False) -> None:
+    """Write `data` to `path` (permissions exactly `mode`) so that it appears whole or not at
+    all: under a temporary name first, then linked into place, so a thread or process that
+    finds it never reads it half-written. Raise FileExistsError when `path` exists, unless
+    `replace`."""
     partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # whatever the umask
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.link(partial, path)  # atomic, and fails when another writer got there first
+        if replace:
+            os.replace(partial, path)
+        else:
+            os.link(partial, path)  # atomic, and fails when another writer got there first
     finally:
         partial.unlink(missing_ok=True)
 
@@ -61,11 +66,13 @@ def load_private_key() -> Ed25519PrivateKey:
             serialization.NoEncryption(),
         )
         try:
-            _write_private(private_path, pem)
+            _write_whole(private_path, pem)
         except FileExistsError:
             pass  # another process won the race; load theirs
-        else:
-            (directory / PUBLIC_KEY_FILE).write_bytes(public_key_pem(key.public_key()))
+        else:  # replacing the public half of any earlier key
+            _write_whole(
+                directory / PUBLIC_KEY_FILE, public_key_pem(key.public_key()), 0o644, replace=True
+            )
     stat = private_path.stat()
     return _parse_private(str(private_path), stat.st_ino, stat.st_mtime_ns)
 
@@ -119,5 +126,5 @@ def session_secret() -> str:
     path = _keys_dir() / SESSION_SECRET_FILE
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another process wrote it first
-            _write_private(path, secrets.token_urlsafe(48).encode())
+            _write_whole(path, secrets.token_urlsafe(48).encode())
     return path.read_text().strip()
