@@ -1,5 +1,6 @@
 """Re-verification sampling of wipes (issue 6, item 4): the draw, the custody hold, who may
-re-verify, the escalation of a failure, the queue and its scoping, and the CLI."""
+re-verify, the escalation of a failure, the queue and its scoping, withdrawing the draw of a
+written-off unit, and the CLI."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import random
 import secrets
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from backhaul.cli import app as cli
 from backhaul.db import session_scope
 from backhaul.kit.audit import AuditRecord
-from backhaul.processing import sampling, service
+from backhaul.kit.auth import cli_actor
+from backhaul.kit.errors import ValidationFailed
+from backhaul.kit.outbox import OutboxEvent
+from backhaul.processing import reverification, sampling, service
+from backhaul.processing.models import ReverificationStatus, WipeReverification
 from backhaul.settings import Settings, get_settings
 from tests.processing.conftest import SANITIZE_OK, World, received, to_tested
 
@@ -72,6 +78,42 @@ def _to_restock(world: World, serial: str) -> None:
 
 def _reverify(world: World, role: str, serial: str, body: dict[str, Any]) -> Any:
     return world.call(role, "POST", f"/api/v1/units/{serial}/reverification", json=body)
+
+
+LOST = "lost in transit between docks; carrier claim 4471 filed"
+
+
+def _routed_to_write_off(world: World, serial: str) -> None:
+    """A drawn unit whose route a supervisor overrode to write_off (not yet written off)."""
+    assert _wiped(world, serial, INSPECT_FAILED)["reverification"] == "pending"
+    routed = world.step(
+        "supervisor", serial, "disposition", {"route": "write_off", "override_reason": LOST}
+    )
+    assert routed.status_code == 200, routed.text
+    assert routed.json()["state"] == "dispositioned"
+
+
+def _written_off(world: World, serial: str) -> None:
+    """A drawn unit written off (a write-off is not held by the pending draw)."""
+    _routed_to_write_off(world, serial)
+    done = world.step("supervisor", serial, "write_off", {"reason": "unit lost"})
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "written_off"
+
+
+def _withdraw(world: World, role: str, serial: str, reason: str = LOST) -> Any:
+    return world.call(
+        role,
+        "POST",
+        f"/api/v1/units/{serial}/reverification/withdraw",
+        json={"reason": reason},
+    )
+
+
+def _pdf_text(pdf: bytes) -> str:
+    document = pdfium.PdfDocument(pdf)
+    text = " ".join(page.get_textpage().get_text_range() for page in document)
+    return " ".join(text.split())
 
 
 # --- the draw ----------------------------------------------------------------------------
@@ -340,7 +382,156 @@ def test_another_sites_technician_gets_404(world: World, share: Any) -> None:
     assert "other than" in mine[0]["who_may"]
 
 
+# --- withdrawing the draw of a written-off unit -------------------------------------------
+
+
+def test_a_supervisor_withdraws_the_draw_of_a_written_off_unit_with_a_reason(
+    world: World, share: Any, tech_a2: str
+) -> None:
+    share(1.0)
+    _routed_to_write_off(world, "SPK000001")
+    in_custody = _withdraw(world, "supervisor", "SPK000001")
+    assert in_custody.status_code == 409, in_custody.text
+    assert "must be re-verified, not withdrawn" in in_custody.json()["detail"]
+    assert "it is dispositioned:write_off" in in_custody.json()["detail"]
+
+    done = world.step("supervisor", "SPK000001", "write_off", {"reason": "unit lost"})
+    assert done.json()["state"] == "written_off", done.text
+    pending = world.call("supervisor", "GET", "/api/v1/reverifications").json()
+    assert [(r["serial"], r["unit_state"]) for r in pending] == [("SPK000001", "written_off")]
+
+    assert _withdraw(world, "tech_a", "SPK000001").status_code == 403
+    assert _withdraw(world, "analyst", "SPK000001").status_code == 403
+    assert _withdraw(world, "tech_b", "SPK000001").status_code == 403
+    short = _withdraw(world, "supervisor", "SPK000001", "no")
+    assert short.status_code == 422
+    assert [e["field"].removeprefix("body.") for e in short.json()["errors"]] == ["reason"]
+    with session_scope() as session, pytest.raises(ValidationFailed) as blank:
+        reverification.withdraw(session, cli_actor("ops"), "SPK000001", "  x ")
+    assert blank.value.field == "reason"
+
+    withdrawn = _withdraw(world, "supervisor", "SPK000001")
+    assert withdrawn.status_code == 200, withdrawn.text
+    record = withdrawn.json()
+    assert (record["status"], record["notes"], record["who_may"]) == ("withdrawn", LOST, None)
+    assert record["performed_by"] and record["decided_at"]
+    assert world.call("supervisor", "GET", "/api/v1/reverifications").json() == []
+    listed = world.call("supervisor", "GET", "/api/v1/reverifications?status=withdrawn").json()
+    assert [(r["serial"], r["status"]) for r in listed] == [("SPK000001", "withdrawn")]
+    assert world.call("tech_a", "GET", "/api/v1/units/SPK000001/reverification").json()[
+        "status"
+    ] == ("withdrawn")
+
+    with session_scope() as session:
+        audit = session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.stream == "unit:SPK000001")
+            .order_by(AuditRecord.seq.desc())
+            .limit(1)
+        ).one()
+        events = session.scalars(
+            select(OutboxEvent.type).where(OutboxEvent.subject == "unit:SPK000001")
+        ).all()
+    assert audit.action == "unit.reverification_withdrawn"
+    assert audit.actor_name == record["performed_by"]
+    assert audit.before["reverification"] == "pending"
+    assert audit.after | {"reason": LOST, "state": "written_off"} == audit.after
+    assert audit.after["certificate_id"] == record["certificate_id"]
+    assert "unit.reverification_withdrawn" in events
+
+    certificate = world.call("tech_a", "GET", "/api/v1/units/SPK000001/certificate").json()
+    standing = certificate["reverification"]
+    assert (standing["status"], standing["withdrawn"], standing["failed"]) == (
+        "withdrawn",
+        True,
+        False,
+    )
+    assert standing["notes"] == LOST
+    pdf = world.call("tech_a", "GET", "/api/v1/units/SPK000001/certificate.pdf")
+    assert pdf.status_code == 200
+    text = _pdf_text(pdf.content)
+    assert "Drawn at random for re-verification; withdrawn on" in text
+    assert f"(the unit was written off): {LOST}" in text
+
+    twice = _withdraw(world, "supervisor", "SPK000001")
+    assert twice.status_code == 409
+    assert "the latest was withdrawn" in twice.json()["detail"]
+    late = _reverify(world, tech_a2, "SPK000001", PASSED)
+    assert late.status_code == 409
+    assert "the latest was withdrawn" in late.json()["detail"]
+
+
+def test_a_withdrawal_needs_a_pending_draw(world: World, share: Any) -> None:
+    share(0)
+    _wiped(world, "SPK000001", INSPECT_FAILED)
+    routed = world.step(
+        "supervisor", "SPK000001", "disposition", {"route": "write_off", "override_reason": LOST}
+    )
+    assert routed.status_code == 200, routed.text
+    assert world.step("supervisor", "SPK000001", "write_off", {"reason": "lost"}).status_code == 200
+    none = _withdraw(world, "supervisor", "SPK000001")
+    assert none.status_code == 409
+    assert "none of its wipes was drawn" in none.json()["detail"]
+    assert _withdraw(world, "supervisor", "NOPE00001").status_code == 404
+
+
+def test_a_withdrawal_racing_a_record_loses_with_a_conflict(
+    world: World, share: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share(1.0)
+    _written_off(world, "SPK000001")
+    found = reverification.pending_for_unit
+
+    def recorded_meanwhile(session: Any, unit_id: int) -> Any:
+        pending = found(session, unit_id)
+        # Someone else records a pass between our read and our write.
+        session.execute(
+            update(WipeReverification)
+            .where(WipeReverification.id == pending.id)
+            .values(status=ReverificationStatus.passed)
+        )
+        return pending
+
+    monkeypatch.setattr(reverification, "pending_for_unit", recorded_meanwhile)
+    lost = _withdraw(world, "supervisor", "SPK000001")
+    assert lost.status_code == 409, lost.text
+    assert "by someone else at the same time" in lost.json()["detail"]
+    monkeypatch.undo()
+    # The losing request was rolled back whole: still pending, nothing audited.
+    assert world.call("supervisor", "GET", "/api/v1/reverifications").json()[0]["status"] == (
+        "pending"
+    )
+    with session_scope() as session:
+        actions = session.scalars(
+            select(AuditRecord.action).where(AuditRecord.stream == "unit:SPK000001")
+        ).all()
+    assert "unit.reverification_withdrawn" not in actions
+
+
 # --- the CLI -----------------------------------------------------------------------------
+
+
+def test_the_cli_withdraws_the_draw_of_a_written_off_unit(world: World, share: Any) -> None:
+    share(1.0)
+    _wiped(world, "SPK000002")
+    _written_off(world, "SPK000001")
+    runner = CliRunner()
+    held = runner.invoke(cli, ["reverify", "withdraw", "SPK000002", "--reason", LOST])
+    assert held.exit_code == 2, held.output
+    assert "must be re-verified, not withdrawn" in " ".join(held.output.split())
+    short = runner.invoke(cli, ["reverify", "withdraw", "SPK000001", "--reason", "x"])
+    assert short.exit_code == 2 and "reason" in short.output
+
+    done = runner.invoke(cli, ["reverify", "withdraw", "SPK000001", "--reason", LOST])
+    assert done.exit_code == 0, done.output
+    printed = " ".join(done.output.split())
+    assert "SPK000001: re-verification withdrawn" in printed and LOST in printed
+    listed = runner.invoke(cli, ["reverify", "list", "--status", "withdrawn"])
+    assert listed.exit_code == 0, listed.output
+    assert "SPK000001" in listed.output and "SPK000002" not in listed.output
+    unknown = runner.invoke(cli, ["reverify", "list", "--status", "gone"])
+    assert unknown.exit_code == 2
+    assert "superseded, withdrawn, all" in " ".join(unknown.output.split())
 
 
 def test_the_cli_lists_and_records_on_behalf_of_a_named_person(

@@ -109,3 +109,60 @@ def test_the_wipes_verifier_is_turned_away(
     assert posted.status_code == 422
     assert "verified this wipe" in posted.text
     assert world.unit("RNG000001")["state"] == "sanitized"
+
+
+def test_a_supervisor_withdraws_a_written_off_units_draw_on_the_console(
+    world: World,  # noqa: F811
+    app: Any,
+    make_user: Any,
+) -> None:
+    _wiped(world, "SPK000003")  # still in custody: no Withdraw form
+    received(world, "SPK000004")
+    failed = INSPECT_OK | {"outcome": "fail", "fault_codes": ["PWR.NOBOOT"]}
+    assert world.step("tech_a", "SPK000004", "inspect", failed).status_code == 200
+    assert world.step("tech_a", "SPK000004", "sanitize", SANITIZE_OK).status_code == 200
+    lost = "lost on the dock, police report 2231"
+    routed = world.step(
+        "supervisor", "SPK000004", "disposition", {"route": "write_off", "override_reason": lost}
+    )
+    assert routed.status_code == 200, routed.text
+    done = world.step("supervisor", "SPK000004", "write_off", {"reason": "lost"})
+    assert done.json()["state"] == "written_off", done.text
+    queue = world.call("supervisor", "GET", "/api/v1/reverifications").json()
+    ids = {r["serial"]: r["id"] for r in queue}
+
+    supervisor = _browser(app, make_user, "sup.web", "supervisor", [])
+    console = supervisor.get("/console", headers=BROWSER)
+    written_off = _row(console.text, f"reverification-{ids['SPK000004']}")
+    assert "written off" in written_off and f'id="withdraw-form-{ids["SPK000004"]}"' in written_off
+    in_custody = _row(console.text, f"reverification-{ids['SPK000003']}")
+    assert "written off" not in in_custody and "withdraw-form" not in in_custody
+
+    form = {"csrf": _csrf(console.text), "serial": "SPK000004", "reason": "x"}
+    short = supervisor.post("/console/reverification/withdraw", data=form, headers=BROWSER)
+    assert short.status_code == 422
+    assert re.search(r'id="error-withdraw-SPK000004">[^<]*3 characters', short.text)
+
+    tech = _browser(app, make_user, "tech.web", "technician", ["HUB-A"])
+    page = tech.get("/station/units/SPK000003", headers=BROWSER)
+    refused = tech.post(
+        "/console/reverification/withdraw",
+        data={"csrf": _csrf(page.text), "serial": "SPK000004", "reason": lost},
+        headers=BROWSER,
+    )
+    assert refused.status_code == 403
+
+    withdrawn = supervisor.post(
+        "/console/reverification/withdraw", data=form | {"reason": lost}, headers=BROWSER
+    )
+    assert withdrawn.status_code == 200 and withdrawn.url.path == "/console"
+    row = _row(withdrawn.text, f"reverification-{ids['SPK000004']}")
+    assert f"withdrawn by sup.web: {lost}" in row and "withdraw-form" not in row
+    station = supervisor.get("/station/units/SPK000004", headers=BROWSER)
+    assert "was withdrawn by sup.web (the unit was written off)" in station.text
+
+
+def _row(html: str, element_id: str) -> str:
+    match = re.search(rf'<tr id="{element_id}">(.*?)</tr>', html, re.S)
+    assert match, f"no row #{element_id}"
+    return match.group(1)

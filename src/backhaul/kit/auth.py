@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Re-verification of wipes drawn at random: another technician or a supervisor records it.
     "reverifications.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),
     "reverifications.record": frozenset({Role.supervisor, Role.technician}),
+    # Withdrawing the pending draw of a written-off unit (lost, stolen, destroyed): whoever may
+    # override the route that wrote it off.
+    "reverifications.withdraw": frozenset({Role.admin, Role.supervisor}),
     "overrides.request": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "overrides.read": frozenset({Role.admin, Role.supervisor, Role.technician}),
     "inventory.read": frozenset({Role.admin, Role.supervisor, Role.technician, Role.analyst}),

@@ -322,6 +322,13 @@ def _standing(reverification: dict[str, Any]) -> str:
             f"{reverification.get('decided_at')} by {reverification.get('performed_by')} "
             f"({reverification.get('method')}, {reverification.get('tool')})."
         )
+    if status == "withdrawn":
+        return (
+            f"Drawn at random for re-verification; withdrawn on "
+            f"{reverification.get('decided_at')} by {reverification.get('performed_by')} "
+            f"(the unit was written off): {reverification.get('notes')}. The wipe was not "
+            "re-verified."
+        )
     if status == "pending":
         return "Drawn at random for re-verification by another person: pending."
     return "Drawn at random for re-verification; superseded by a newer wipe."
@@ -366,8 +373,9 @@ def render_pdf(
         Spacer(1, 4 * mm),
     ]
     if reverification is not None:
-        failed = reverification.get("status") == "failed"
-        colour = "#b00020" if failed else "#1d4e89"
+        colour = {"failed": "#b00020", "withdrawn": "#8a5a00"}.get(
+            str(reverification.get("status")), "#1d4e89"
+        )
         story += [
             Paragraph(
                 f"<font color='{colour}'><b>Re-verification</b> (recorded beside the signed "

@@ -59,6 +59,7 @@ class ReverificationStatus(enum.StrEnum):
     passed = "passed"
     failed = "failed"
     superseded = "superseded"  # a newer wipe of the unit replaced the one drawn
+    withdrawn = "withdrawn"  # a supervisor withdrew the draw of a written-off unit, with a reason
 
 
 class WipeReverification(Scoped, Base):

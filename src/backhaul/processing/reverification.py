@@ -5,7 +5,10 @@ pending one holds the unit in custody (service._require_reverified).
 A failure is escalated three ways, in the same transaction: an exception-queue item for the
 supervisors, the certificate reported as failed re-verification (beside its signed JSON, which
 stays as signed), and the unit quarantined through the step write path as a failed `sanitize`
-record (see service.fail_wipe_on_reverification and docs/stations.md)."""
+record (see service.fail_wipe_on_reverification and docs/stations.md).
+
+A write-off (lost, stolen or destroyed) is not held by a pending draw, since a lost unit cannot
+be held; a supervisor closes such a draw by withdrawing it with a written reason."""
 
 from __future__ import annotations
 
@@ -33,10 +36,10 @@ Status = ReverificationStatus
 EXCEPTION_KIND = "reverification_failed"
 
 
-def _select() -> Select[WipeReverification, str, str, str]:
-    """Records with their unit's serial and SKU and their site's code (None: no site)."""
+def _select() -> Select[WipeReverification, str, str, str, State]:
+    """Records with their unit's serial, SKU and state and their site's code (None: no site)."""
     return (
-        select(WipeReverification, Unit.serial, Product.sku, Site.code)
+        select(WipeReverification, Unit.serial, Product.sku, Site.code, Unit.state)
         .join(Unit, Unit.id == WipeReverification.unit_id)
         .join(Product, Product.id == Unit.product_id)
         .outerjoin(Site, Site.id == WipeReverification.site_id)
@@ -47,7 +50,9 @@ def _wipe(record: WipeReverification) -> sampling.Wipe:
     return sampling.Wipe(record.wiped_by, record.wiped_by_id, record.wipe_verified_by)
 
 
-def view(record: WipeReverification, serial: str, sku: str, site: str | None) -> ReverificationOut:
+def view(
+    record: WipeReverification, serial: str, sku: str, site: str | None, unit_state: State
+) -> ReverificationOut:
     """A record as the API shows it."""
     pending = record.status is Status.pending
     return ReverificationOut(
@@ -68,6 +73,7 @@ def view(record: WipeReverification, serial: str, sku: str, site: str | None) ->
         notes=record.notes,
         decided_at=record.decided_at,
         exception_id=record.exception_id,
+        unit_state=unit_state.value,
     )
 
 
@@ -98,8 +104,8 @@ def queue(
         statement = statement.order_by(WipeReverification.drawn_at, WipeReverification.id)
     statement = statement.limit(limit)
     return [
-        view(record, serial, sku, site_code)
-        for record, serial, sku, site_code in session.execute(statement)
+        view(record, serial, sku, site_code, state)
+        for record, serial, sku, site_code, state in session.execute(statement)
     ]
 
 
@@ -127,7 +133,7 @@ def for_unit(session: Session, actor: Actor, serial: str) -> ReverificationOut:
     record = latest_for_unit(session, unit.id)
     if record is None:
         raise NotFound(f"unit {unit.serial}'s wipes were not drawn for re-verification")
-    return view(record, unit.serial, unit.sku, unit.site)
+    return view(record, unit.serial, unit.sku, unit.site, unit.state)
 
 
 def pending_for_unit(session: Session, unit_id: int) -> WipeReverification | None:
@@ -148,15 +154,7 @@ def record(
     unit = _unit(session, actor, serial)
     pending = pending_for_unit(session, unit.id)
     if pending is None:
-        latest = latest_for_unit(session, unit.id)
-        raise Conflict(
-            f"unit {unit.serial} has no re-verification pending: "
-            + (
-                f"the latest was {latest.status.value}"
-                if latest is not None
-                else "none of its wipes was drawn"
-            ),
-        )
+        raise _none_pending(session, unit)
     reason = sampling.conflict_of_interest(_wipe(pending), actor.username, actor.user_id)
     if reason is not None:
         raise ValidationFailed(reason, field="performed_by")
@@ -205,7 +203,74 @@ def record(
         after,
     )
     session.refresh(pending)
-    return view(pending, unit.serial, unit.sku, unit.site)
+    return view(pending, unit.serial, unit.sku, unit.site, unit.state)
+
+
+def _none_pending(session: Session, unit: UnitState) -> Conflict:
+    """The refusal when the unit has no re-verification pending, naming the latest status."""
+    latest = latest_for_unit(session, unit.id)
+    return Conflict(
+        f"unit {unit.serial} has no re-verification pending: "
+        + (
+            f"the latest was {latest.status.value}"
+            if latest is not None
+            else "none of its wipes was drawn"
+        ),
+    )
+
+
+def withdraw(session: Session, actor: Actor, serial: str, reason: str) -> ReverificationOut:
+    """Withdraw the pending draw of a written-off unit, which can never be re-verified, with
+    the supervisor's written reason."""
+    actor.require("reverifications.withdraw")
+    unit = _unit(session, actor, serial)
+    pending = pending_for_unit(session, unit.id)
+    if pending is None:
+        raise _none_pending(session, unit)
+    if unit.state is not State.written_off:
+        raise Conflict(
+            f"unit {unit.serial}: a unit in custody must be re-verified, not withdrawn; it is "
+            f"{lifecycle.position(unit.state, unit.route)}",
+            field="state",
+        )
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise ValidationFailed(
+            "say in writing why the draw is withdrawn (3 characters or more)", field="reason"
+        )
+    changed = session.execute(
+        update(WipeReverification)
+        .where(WipeReverification.id == pending.id, WipeReverification.status == Status.pending)
+        .values(
+            status=Status.withdrawn,
+            performed_by=actor.username,
+            performed_by_id=actor.user_id,
+            notes=reason,
+            decided_at=utcnow(),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"unit {unit.serial}'s re-verification was recorded or withdrawn by someone else at "
+            "the same time; reload it"
+        )
+    record_change(
+        session,
+        actor,
+        f"unit.reverification_{Status.withdrawn.value}",
+        "unit",
+        unit.serial,
+        {"reverification": "pending", "certificate_id": pending.certificate_id},
+        {
+            "reverification": Status.withdrawn.value,
+            "certificate_id": pending.certificate_id,
+            "state": unit.state.value,
+            "reason": reason,
+        },
+    )
+    session.refresh(pending)
+    return view(pending, unit.serial, unit.sku, unit.site, unit.state)
 
 
 def _escalate(
@@ -284,6 +349,7 @@ def certificate_standing(session: Session, certificate_id: str) -> dict[str, Any
     return {
         "status": found.status.value,
         "failed": found.status is Status.failed,
+        "withdrawn": found.status is Status.withdrawn,
         "drawn_at": found.drawn_at.isoformat(),
         "performed_by": found.performed_by,
         "method": found.method,

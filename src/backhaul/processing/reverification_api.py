@@ -1,4 +1,5 @@
-"""Re-verification of wipes over HTTP: the queue, a unit's record, and recording the result."""
+"""Re-verification of wipes over HTTP: the queue, a unit's record, recording the result, and
+withdrawing the draw of a written-off unit."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from backhaul.accounts.deps import CurrentActor
 from backhaul.kit.http import PROBLEM, DbSession
 from backhaul.processing import reverification
 from backhaul.processing.models import ReverificationStatus
-from backhaul.processing.schemas import ReverificationIn, ReverificationOut
+from backhaul.processing.schemas import (
+    ReverificationIn,
+    ReverificationOut,
+    ReverificationWithdrawIn,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["reverification"])
-StatusFilter = Literal["pending", "passed", "failed", "superseded", "all"]
+StatusFilter = Literal["pending", "passed", "failed", "superseded", "withdrawn", "all"]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {PROBLEM: {}}}
     for code, text in (
@@ -51,3 +56,31 @@ def record_reverification(
     the unit's site who neither performed nor verified the wipe. A failure raises an
     exception-queue item, marks the certificate and quarantines the unit."""
     return reverification.record(session, actor, serial, data)
+
+
+_WITHDRAW_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {PROBLEM: {}}}
+    for code, text in (
+        (403, "Only a supervisor (or an admin) may withdraw a draw"),
+        (404, "Unknown serial, or one outside your sites"),
+        (
+            409,
+            "No re-verification is pending for the unit, the unit is not written off (a unit "
+            "in custody must be re-verified), or someone recorded or withdrew it at once",
+        ),
+        (422, "Invalid input: a reason of 3 characters or more (`reason`)"),
+    )
+}
+
+
+@router.post(
+    "/units/{serial}/reverification/withdraw",
+    response_model=ReverificationOut,
+    responses=_WITHDRAW_ERRORS,
+)
+def withdraw_reverification(
+    serial: str, data: ReverificationWithdrawIn, session: DbSession, actor: CurrentActor
+) -> ReverificationOut:
+    """Withdraw the pending re-verification of a written-off unit (lost, stolen or destroyed:
+    it can never be re-verified), with a written reason. Supervisors only; audited."""
+    return reverification.withdraw(session, actor, serial, data.reason)

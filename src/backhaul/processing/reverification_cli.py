@@ -1,5 +1,6 @@
-"""`backhaul reverify list|record`: the queue of wipes drawn for re-verification, and recording
-a result on behalf of the person who re-verified (named with --by)."""
+"""`backhaul reverify list|record|withdraw`: the queue of wipes drawn for re-verification,
+recording a result on behalf of the person who re-verified (named with --by), and withdrawing
+the draw of a written-off unit."""
 
 from __future__ import annotations
 
@@ -21,14 +22,15 @@ app = typer.Typer(
 def list_command(
     site: Annotated[str | None, typer.Option(help="Only this site (code)")] = None,
     status: Annotated[
-        str, typer.Option(help="pending, passed, failed, superseded or all")
+        str, typer.Option(help="pending, passed, failed, superseded, withdrawn or all")
     ] = "pending",
 ) -> None:
     """The wipes waiting for (or given) re-verification, oldest draw first."""
     from backhaul.processing import reverification
 
     if status != "all" and status not in {s.value for s in ReverificationStatus}:
-        fail(f"--status: '{status}' is not one of pending, passed, failed, superseded, all")
+        known = ", ".join([*(s.value for s in ReverificationStatus), "all"])
+        fail(f"--status: '{status}' is not one of {known}")
     statuses = tuple(ReverificationStatus) if status == "all" else (ReverificationStatus(status),)
     with transaction(write=False) as (session, actor):
         rows = reverification.queue(session, actor, site=site, statuses=statuses, limit=1000)
@@ -103,3 +105,24 @@ def record_command(
             f"[bold red]escalated[/]: exception item {recorded.exception_id}; the unit is "
             "quarantined until it is wiped again"
         )
+
+
+@app.command("withdraw")
+def withdraw_command(
+    serial: Annotated[str, typer.Argument(help="The unit's serial")],
+    reason: Annotated[
+        str, typer.Option(help="Why the draw is withdrawn (3 characters or more); audited")
+    ],
+) -> None:
+    """Withdraw the pending re-verification of a written-off unit.
+
+    A lost, stolen or destroyed unit can never be re-verified; a unit still in custody must
+    be. Recorded as the operator at the shell."""
+    from backhaul.processing import reverification
+
+    with transaction() as (session, actor):
+        withdrawn = reverification.withdraw(session, actor, serial, reason)
+    out.print(
+        f"{withdrawn.serial}: re-verification {withdrawn.status} by {withdrawn.performed_by} "
+        f"(certificate {withdrawn.certificate_id}): {withdrawn.notes}"
+    )

@@ -381,6 +381,16 @@ class ReverificationIn(Input):
     notes: Notes = ""
 
 
+class ReverificationWithdrawIn(Input):
+    """Why the pending draw of a written-off unit is withdrawn (it can never be re-verified)."""
+
+    reason: Annotated[
+        str,
+        StringConstraints(min_length=3, max_length=1000),
+        Field(description="Why, in writing (3 characters or more)"),
+    ]
+
+
 class ReverificationOut(Output):
     """A wipe drawn for re-verification: the draw, who may not re-verify it, and the result."""
 
@@ -389,7 +399,10 @@ class ReverificationOut(Output):
     sku: str
     site: str | None
     certificate_id: str
-    status: str = Field(description="pending, passed, failed, or superseded by a newer wipe")
+    status: str = Field(
+        description="pending, passed, failed, superseded by a newer wipe, or withdrawn by a "
+        "supervisor (the unit was written off)"
+    )
     share: float = Field(description="The share of wipes drawn when this one was drawn")
     drawn_at: datetime
     wiped_by: str
@@ -401,6 +414,9 @@ class ReverificationOut(Output):
     notes: str | None
     decided_at: datetime | None
     exception_id: int | None = Field(description="The exception-queue item a failure raised")
+    unit_state: str = Field(
+        description="The unit's state now; a pending draw of a `written_off` unit may be withdrawn"
+    )
 
 
 # --- overrides ------------------------------------------------------------------------------

@@ -664,7 +664,10 @@ def build(inputs: Inputs) -> Procedure:
             "source) for re-verification by a technician or supervisor who neither wiped nor "
             "verified; the result (method, tool, notes) is recorded beside the certificate and "
             "reported with it; a failure raises an exception-queue item and quarantines the unit "
-            "(`backhaul reverify list`, `POST /api/v1/units/{serial}/reverification`)"
+            "(`backhaul reverify list`, `POST /api/v1/units/{serial}/reverification`). A drawn "
+            "unit written off as lost, stolen or destroyed is not held; a supervisor withdraws "
+            "its draw with a written reason, reported with the certificate "
+            "(`backhaul reverify withdraw`)"
         )
     else:
         documented.append("Re-verification sampling is off (BACKHAUL_REVERIFY_SHARE = 0)")

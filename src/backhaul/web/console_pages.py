@@ -1,6 +1,7 @@
 """The supervisor's console (queues per position and site, units over their site's wait target,
 quarantined units, the exception queue, pending override requests, route and failed-step
-overrides with a written reason) and the stock page with filters."""
+overrides with a written reason, re-verifications and withdrawing the draw of a written-off
+unit) and the stock page with filters."""
 
 from __future__ import annotations
 
@@ -54,10 +55,15 @@ def _console(
         quarantined=queues.units_at(session, actor, (State.quarantined,)),
         awaiting=queues.units_at(session, actor, OVERRIDABLE),
         exceptions=queues.open_exceptions(session, actor),
-        # console_reverification.html: pending re-verifications, then the latest failures
+        # console_reverification.html: pending re-verifications, then the latest failures and
+        # withdrawals
         reverifications=reverification.queue(session, actor)
         + reverification.queue(
-            session, actor, statuses=(reverification.Status.failed,), limit=20, newest_first=True
+            session,
+            actor,
+            statuses=(reverification.Status.failed, reverification.Status.withdrawn),
+            limit=20,
+            newest_first=True,
         ),
         routes=[route.value for route in Route],
         form=form or {},
@@ -210,4 +216,30 @@ def override_step(
         at = lifecycle.position(result.unit.state, result.unit.route)
         flash(request, f"{result.unit.serial}: failed {step} overridden to passed — now {at}")
         return RedirectResponse("/console", status_code=303)
+    return _console(request, session, actor, form, errors, status=422)
+
+
+@router.post("/console/reverification/withdraw", dependencies=[CsrfChecked])
+def withdraw_reverification(
+    request: Request,
+    session: DbSession,
+    actor: PageActor,
+    serial: FormText = "",
+    reason: FormText = "",
+) -> Response:
+    """Withdraw the pending re-verification of a written-off unit with a written reason."""
+    actor.require("reverifications.withdraw")
+    serial = serial.strip()
+    key = f"withdraw-{serial}"
+    errors: dict[str, str] = {}
+    try:
+        withdrawn = reverification.withdraw(session, actor, serial, reason)
+    except (NotAuthenticated, Forbidden):
+        raise
+    except DomainError as error:
+        errors[key] = error.detail
+    else:
+        flash(request, f"{withdrawn.serial}: re-verification withdrawn: {withdrawn.notes}")
+        return RedirectResponse("/console", status_code=303)
+    form = {"withdraw": serial, "withdraw_reason": reason}
     return _console(request, session, actor, form, errors, status=422)

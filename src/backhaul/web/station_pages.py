@@ -672,7 +672,7 @@ def _reverification_panel(session: Session, actor: Actor, unit: UnitState) -> di
     record = reverification.latest_for_unit(session, unit.id)
     if record is None:
         return None
-    view = reverification.view(record, unit.serial, unit.sku, unit.site)
+    view = reverification.view(record, unit.serial, unit.sku, unit.site, unit.state)
     conflict = None
     if view.status == "pending":
         wipe = sampling.Wipe(record.wiped_by, record.wiped_by_id, record.wipe_verified_by)
