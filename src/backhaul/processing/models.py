@@ -17,6 +17,17 @@ from backhaul.kit.visibility import Scoped
 from backhaul.processing.lifecycle import Route
 
 
+class UnitScoped(Scoped):
+    """A row about one unit, kept with the unit's brand and site: whoever sees those sees it."""
+
+    brand_scope = "brand_id"
+    site_scope = "site_id"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+
+
 class UnitStep(Base):
     """One step taken on one unit: who, when, where, from and to, and the evidence."""
 
@@ -62,22 +73,20 @@ class ReverificationStatus(enum.StrEnum):
     withdrawn = "withdrawn"  # a supervisor withdrew the draw of a written-off unit, with a reason
 
 
-class WipeReverification(Scoped, Base):
+class WipeReverification(UnitScoped, Base):
     """A passed wipe drawn at random for re-verification by another person (R2v3 sampling),
     kept beside the unit's history: the draw, then the result and who found it."""
 
     __tablename__ = "wipe_reverifications"
-    __table_args__ = (Index("ix_wipe_reverifications_queue", "status", "site_id"),)
-    brand_scope = "brand_id"
-    site_scope = "site_id"
+    __table_args__ = (
+        Index("ix_wipe_reverifications_queue", "status", "site_id"),
+        Index("ix_wipe_reverifications_unit_id", "unit_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     certificate_id: Mapped[str] = mapped_column(
         ForeignKey("sanitization_certificates.id"), unique=True
     )
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     wiped_by: Mapped[str] = mapped_column(String(200))
@@ -120,7 +129,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, native_enum=False, validate_strings=True, length=20)
 
 
-class OverrideRequest(Scoped, Base):
+class OverrideRequest(UnitScoped, Base):
     """A technician's written request that a supervisor override an outcome, and the decision.
 
     `unit_version` is the unit's version when it was asked: a unit that has moved on since
@@ -132,13 +141,8 @@ class OverrideRequest(Scoped, Base):
         Index("ix_override_requests_status", "status", "requested_at"),
         Index("ix_override_requests_unit", "unit_id"),
     )
-    brand_scope = "brand_id"
-    site_scope = "site_id"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     unit_version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[OverrideKind] = mapped_column(_enum(OverrideKind, "override_kind"))
     step: Mapped[str | None] = mapped_column(String(30), nullable=True)
@@ -156,19 +160,14 @@ class OverrideRequest(Scoped, Base):
     decision_note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
-class UnitPhoto(Scoped, Base):
+class UnitPhoto(UnitScoped, Base):
     """A photo of a unit taken at a site (the file is in the photo store under its SHA-256).
     `step_id` is the inspection it was evidence for; None until that inspection is recorded."""
 
     __tablename__ = "unit_photos"
     __table_args__ = (Index("ix_unit_photos_unit", "unit_id", "uploaded_at"),)
-    brand_scope = "brand_id"
-    site_scope = "site_id"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
