@@ -111,3 +111,48 @@ def test_a_supervisor_approves_a_pending_override_on_the_console(
     expect(tech.locator("#state")).to_have_text("tested")
     expect(tech.locator("#next-step")).to_have_text("Next: grade")
     expect(tech.locator("#override-request")).to_contain_text("approved by sam")
+
+
+def test_a_supervisor_withdraws_a_lost_units_re_verification_in_the_browser(
+    world: World,  # noqa: F811
+    tmp_path: Path,
+    browser: Browser,
+    make_user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "BACKHAUL_REVERIFY_SHARE", "1"
+    )  # every wipe is drawn, here and in the server
+    get_settings.cache_clear()
+    received(world, "SPK000004")
+    failed = INSPECT_OK | {"outcome": "fail", "fault_codes": ["PWR.NOBOOT"]}
+    assert world.step("tech_a", "SPK000004", "inspect", failed).status_code == 200
+    wiped = world.step("tech_a", "SPK000004", "sanitize", SANITIZE_OK)
+    assert wiped.json()["reverification"] == "pending", wiped.text
+    lost = "fell off the dock into the harbour; police report 2231"
+    routed = {"route": "write_off", "override_reason": lost}
+    assert world.step("supervisor", "SPK000004", "disposition", routed).status_code == 200
+    assert world.step("supervisor", "SPK000004", "write_off", {"reason": "lost"}).status_code == 200
+    make_user("sam", "supervisor")
+    live = LiveServer(tmp_path / "server.log")
+    live.start()
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        sign_in(page, live.url, "sam")
+        page.goto(f"{live.url}/console")
+        row = page.locator("#reverifications tbody tr", has_text="SPK000004")
+        expect(row).to_contain_text("written off")
+        reason = row.locator("input[name=reason]")
+        reason.fill("x")
+        row.locator("button", has_text="Withdraw").click()  # the browser refuses 1 character
+        assert reason.evaluate("input => input.validity.tooShort") is True
+        assert page.url.endswith("/console")
+        reason.fill(lost)
+        with page.expect_navigation():
+            row.locator("button", has_text="Withdraw").click()
+        expect(page.locator(".flash")).to_contain_text("SPK000004: re-verification withdrawn")
+        expect(row).to_contain_text(f"withdrawn by sam: {lost}")
+        expect(row.locator("form")).to_have_count(0)
+    finally:
+        live.stop()
+    assert world.call("supervisor", "GET", "/api/v1/reverifications").json() == []
