@@ -257,7 +257,7 @@ def list_requests(
     if status is not None:
         statement = statement.where(OverrideRequest.status == status)
     statement = statement.order_by(OverrideRequest.requested_at, OverrideRequest.id).limit(limit)
-    return [_view(row.tuple()) for row in session.execute(statement)]
+    return [_view(tuple(row)) for row in session.execute(statement)]
 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> RequestView:
@@ -266,7 +266,7 @@ def get_request(session: Session, actor: Actor, request_id: int) -> RequestView:
     row = session.execute(_views(actor).where(OverrideRequest.id == request_id)).first()
     if row is None:
         raise NotFound(f"no override request {request_id}")
-    return _view(row.tuple())
+    return _view(tuple(row))
 
 
 def decide(
