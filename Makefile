@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export BACKHAUL_DATABASE_URL ?= sqlite:///./backhaul.db
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench docs clean
+.PHONY: run test lint typecheck test-sqlite test-postgres bench docs lock clean
 
-$(STAMP): pyproject.toml
+# Installs the versions in constraints.txt, so that a fresh clone tests what was last tested.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -c constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -47,6 +48,18 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/backhaul lifecycle --markdown > docs/lifecycle.md
+
+# Refresh constraints.txt to the newest versions pyproject.toml allows, in a scratch venv.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[dev]'
+	head -3 constraints.txt > constraints.new
+	.venv-lock/bin/pip freeze --exclude-editable >> constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-lock
+	@echo "constraints.txt refreshed: run make clean test, then commit it"
 
 clean:
 	rm -rf $(VENV) backhaul.db backhaul.db-* .backhaul-keys
