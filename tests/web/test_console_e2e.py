@@ -142,6 +142,8 @@ def test_a_supervisor_withdraws_a_lost_units_re_verification_in_the_browser(
         page.goto(f"{live.url}/console")
         row = page.locator("#reverifications tbody tr", has_text="SPK000004")
         expect(row).to_contain_text("written off")
+        row.scroll_into_view_if_needed()
+        page.screenshot(path=shots(tmp_path) / "console-withdraw.png")
         reason = row.locator("input[name=reason]")
         reason.fill("x")
         row.locator("button", has_text="Withdraw").click()  # the browser refuses 1 character
