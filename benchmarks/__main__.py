@@ -1,4 +1,5 @@
-"""`python -m benchmarks [steps|import|lookup ...]`: run the benchmarks (all by default)."""
+"""`python -m benchmarks [steps|import|lookup|breakdown ...]`: run the benchmarks (all by
+default)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from benchmarks.common import Check, Result, console, report
 
 TARGET_RSS_MIB = 300.0  # the target says 300 MB; MiB is the stricter reading
 
-NAMES = ("steps", "import", "lookup")
+NAMES = ("steps", "import", "lookup", "breakdown")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name not in NAMES:
             parser.error(f"unknown benchmark {name!r}: choose from {', '.join(NAMES)}")
-    from benchmarks import imports, lookup, steps
+    from benchmarks import breakdown, imports, lookup, steps
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         root = args.keep or Path(tmp)
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             "lookup": lambda: lookup.run(
                 args.scale, root / "lookup", root / "import" / "service" / "backhaul.db"
             ),
+            "breakdown": lambda: breakdown.run(args.scale, root / "breakdown"),
         }
         results: dict[str, dict[str, Any]] = {}
         for name in names:

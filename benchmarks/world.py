@@ -198,23 +198,23 @@ def step_call(token: str, unit_serial: str, step: str, body: dict[str, Any]) -> 
     return json_request("POST", f"/api/v1/units/{unit_serial}/steps/{step}", body, bearer(token))
 
 
+def intake_steps(unit_serial: str) -> list[tuple[str, dict[str, Any]]]:
+    """The intake steps an admin records before a unit can be received: authorise, ship."""
+    return [
+        (
+            "authorize",
+            {"rma": f"RMA-{unit_serial}", "reason": "defect.hardware", "resolution": "refund"},
+        ),
+        ("ship", {"carrier": "UPS", "tracking_number": f"1Z{unit_serial}"}),
+    ]
+
+
 def intake(base_url: str, admin: str, serials: list[str], clients: int) -> None:
     """Authorise and ship the units (an admin's intake steps), so that they can be received."""
     jobs: list[list[Request]] = [[] for _ in range(clients)]
     for i, unit_serial in enumerate(serials):
         jobs[i % clients] += [
-            step_call(
-                admin,
-                unit_serial,
-                "authorize",
-                {"rma": f"RMA-{unit_serial}", "reason": "defect.hardware", "resolution": "refund"},
-            ),
-            step_call(
-                admin,
-                unit_serial,
-                "ship",
-                {"carrier": "UPS", "tracking_number": f"1Z{unit_serial}"},
-            ),
+            step_call(admin, unit_serial, step, body) for step, body in intake_steps(unit_serial)
         ]
     load = run_load(base_url, jobs)
     if load.errors:
