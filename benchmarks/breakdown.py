@@ -17,7 +17,6 @@ import functools
 import importlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, admin_token, bearer, console, create_database, env_for
+from benchmarks.common import (
+    Result,
+    admin_token,
+    bearer,
+    console,
+    create_database,
+    fresh_dir,
+    run_in,
+)
 
 WARMUP_UNITS = 20
 UNITS = 60  # measured: 60 units x 8 steps
@@ -195,19 +202,11 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
     """`keep`: the directory for the database (default: a temporary one)."""
     units = max(5, int(UNITS * scale))
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as tmp:
-        workdir = keep or Path(tmp)
+        workdir = fresh_dir(keep or Path(tmp))
         create_database(workdir)
         console.print(f"[bold]breakdown[/]: {units * 8:,} steps in process, with counters")
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.breakdown", str(workdir), str(units)],
-            env=env_for(workdir),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"the breakdown worker failed:\n{done.stderr[-3000:]}")
-        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        worker = [sys.executable, "-m", "benchmarks.breakdown", str(workdir), str(units)]
+        measured = json.loads(run_in(workdir, worker).strip().splitlines()[-1])
     result = Result("breakdown")
     steps, per_step = measured["steps"], measured["cpu_us_per_step"]
     result.rows.append(

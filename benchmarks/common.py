@@ -231,18 +231,18 @@ def env_for(workdir: Path) -> dict[str, str]:
     return env
 
 
+def run_in(workdir: Path, argv: list[str]) -> str:
+    """Run a command with Backhaul pointed at the database in `workdir`; its standard output
+    (RuntimeError with its output when it fails)."""
+    done = subprocess.run(argv, env=env_for(workdir), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
 def backhaul(workdir: Path, *args: str) -> str:
     """Run a `backhaul` command against the database in `workdir`; its standard output."""
-    done = subprocess.run(
-        [backhaul_exe(), *args],
-        env=env_for(workdir),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"backhaul {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+    return run_in(workdir, [backhaul_exe(), *args])
 
 
 def fresh_dir(path: Path) -> Path:
