@@ -16,7 +16,6 @@ import collections
 import functools
 import importlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -36,12 +35,17 @@ from benchmarks.common import (
 
 WARMUP_UNITS = 20
 UNITS = 60  # measured: 60 units x 8 steps
-# (label, module, attribute): functions timed around each call. Indentation shows nesting.
-PARTS: list[tuple[str, str, str]] = [
+HANDLERS = "    the step handlers (rules, catalog reads, certificate)"
+ORM_READS = "      of which catalog reads through the ORM session"
+# (label, module, attribute) in the table's order; indentation shows nesting. The handlers (a
+# dict of functions) and the ORM session's reads are wrapped by `_instrument` itself.
+PARTS: list[tuple[str, str | None, str | None]] = [
     ("the step endpoint's work, in its thread", "backhaul.processing.api", "_respond"),
     ("  perform_step", "backhaul.processing.service", "perform_step"),
     ("    the unit's read, with the transaction's begin", "backhaul.processing.store", "load_unit"),
     ("    its history", "backhaul.processing.store", "load_steps"),
+    (HANDLERS, None, None),
+    (ORM_READS, None, None),
     ("    recording the step", "backhaul.processing.service", "_record"),
     ("      audit record", "backhaul.kit.audit", "write"),
     ("      unit update", "backhaul.processing.store", "save"),
@@ -50,8 +54,6 @@ PARTS: list[tuple[str, str, str]] = [
     ("  the commit", "backhaul.db", "commit"),
     ("  the answer (unit and history as JSON)", "backhaul.processing.api", "_json"),
 ]
-HANDLERS = "    the step handlers (rules, catalog reads, certificate)"
-ORM_READS = "      of which catalog reads through the ORM session"
 ORM_METHODS = ("get", "scalars", "scalar")
 
 
@@ -87,8 +89,9 @@ class Counters:
 
 def _instrument(counters: Counters) -> None:
     for label, module_name, attribute in PARTS:
-        module = importlib.import_module(module_name)
-        setattr(module, attribute, counters.wrap(label, getattr(module, attribute)))
+        if module_name is not None and attribute is not None:
+            module = importlib.import_module(module_name)
+            setattr(module, attribute, counters.wrap(label, getattr(module, attribute)))
     service = importlib.import_module("backhaul.processing.service")
     for step, handler in list(service.HANDLERS.items()):
         service.HANDLERS[step] = counters.wrap(HANDLERS, handler, handler=True)
@@ -182,20 +185,9 @@ def _worker(workdir: Path, units: int) -> dict[str, Any]:
         "cpu_us_per_step": 1e6 * total / steps,
         "parts": {
             label: {"calls": counters.calls[label], "cpu_s": counters.cpu[label]}
-            for label in [p[0] for p in PARTS] + [HANDLERS, ORM_READS]
+            for label, _, _ in PARTS
         },
     }
-
-
-_ORDER = [
-    PARTS[0][0],
-    PARTS[1][0],
-    PARTS[2][0],
-    PARTS[3][0],
-    HANDLERS,
-    ORM_READS,
-    *[p[0] for p in PARTS[4:]],
-]
 
 
 def run(scale: float = 1.0, keep: Path | None = None) -> Result:
@@ -209,10 +201,9 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
         measured = json.loads(run_in(workdir, worker).strip().splitlines()[-1])
     result = Result("breakdown")
     steps, per_step = measured["steps"], measured["cpu_us_per_step"]
-    result.rows.append(
-        {"part": "a whole step (no uvicorn)", "calls_per_step": 1.0, "us_per_step": per_step}
-    )
-    for label in _ORDER:
+    whole = {"part": "a whole step (no uvicorn)", "calls_per_step": 1.0}
+    result.rows.append(whole | {"us_per_step": round(per_step, 1)})
+    for label, _, _ in PARTS:
         part = measured["parts"][label]
         us = 1e6 * part["cpu_s"] / steps
         result.rows.append(
@@ -223,11 +214,9 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
                 "share_pct": round(100 * us / per_step, 1),
             }
         )
-    result.rows[0]["us_per_step"] = round(per_step, 1)
     result.details = {"steps": steps, "units": units, "steps_per_unit": 8}
     return result
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("BACKHAUL_REVERIFY_SHARE", "0")
     print(json.dumps(_worker(Path(sys.argv[1]), int(sys.argv[2]))))

@@ -122,6 +122,11 @@ def etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
+def problem_docs(*described: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for answers that are problem details: (status, when) pairs."""
+    return {code: {"description": text, "content": {PROBLEM: {}}} for code, text in described}
+
+
 def problem_response(status: int, body: dict[str, Any]) -> JSONResponse:
     """A problem-details response carrying the request id."""
     body.setdefault("status", status)

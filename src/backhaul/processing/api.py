@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit import idempotency, signing
-from backhaul.kit.http import PROBLEM, DbSession, IfMatch
+from backhaul.kit.http import DbSession, IfMatch, problem_docs
 from backhaul.processing import certificates, lifecycle, reverification, service
 from backhaul.processing.lifecycle import Step
 from backhaul.processing.schemas import QueuedOut, StepResult
@@ -26,15 +26,12 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM: {}}}
-    for code, text in (
-        (404, "Unknown serial, or a unit outside your sites"),
-        (409, "The step is not allowed now; `missing` names what is needed"),
-        (412, "If-Match names a stale version"),
-        (422, "The evidence is invalid; `errors[].field` names the field"),
-    )
-}
+_ERRORS = problem_docs(
+    (404, "Unknown serial, or a unit outside your sites"),
+    (409, "The step is not allowed now; `missing` names what is needed"),
+    (412, "If-Match names a stale version"),
+    (422, "The evidence is invalid; `errors[].field` names the field"),
+)
 
 
 def _respond(

@@ -152,9 +152,7 @@ def record(
     """Record a drawn wipe's re-verification by the actor; escalate a failure."""
     actor.require("reverifications.record")
     unit = _unit(session, actor, serial)
-    pending = pending_for_unit(session, unit.id)
-    if pending is None:
-        raise _none_pending(session, unit)
+    pending = _pending(session, unit)
     reason = sampling.conflict_of_interest(_wipe(pending), actor.username, actor.user_id)
     if reason is not None:
         raise ValidationFailed(reason, field="performed_by")
@@ -163,27 +161,17 @@ def record(
         raise ValidationFailed(
             "a failed re-verification needs notes saying what was found", field="notes"
         )
-    now = utcnow()
     status = Status.failed if failed else Status.passed
-    changed = session.execute(
-        update(WipeReverification)
-        .where(WipeReverification.id == pending.id, WipeReverification.status == Status.pending)
-        .values(
-            status=status,
-            performed_by=actor.username,
-            performed_by_id=actor.user_id,
-            method=data.method,
-            tool=data.tool,
-            notes=data.notes or None,
-            decided_at=now,
-        )
-        .execution_options(synchronize_session="fetch")
+    _decide(
+        session,
+        actor,
+        unit,
+        pending,
+        status,
+        method=data.method,
+        tool=data.tool,
+        notes=data.notes or None,
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            f"unit {unit.serial}'s re-verification was recorded by someone else at the same "
-            "time; reload it"
-        )
     after: dict[str, Any] = {
         "reverification": status.value,
         "certificate_id": pending.certificate_id,
@@ -206,10 +194,13 @@ def record(
     return view(pending, unit.serial, unit.sku, unit.site, unit.state)
 
 
-def _none_pending(session: Session, unit: UnitState) -> Conflict:
-    """The refusal when the unit has no re-verification pending, naming the latest status."""
+def _pending(session: Session, unit: UnitState) -> WipeReverification:
+    """The unit's pending re-verification; Conflict naming the latest status when none is."""
+    pending = pending_for_unit(session, unit.id)
+    if pending is not None:
+        return pending
     latest = latest_for_unit(session, unit.id)
-    return Conflict(
+    raise Conflict(
         f"unit {unit.serial} has no re-verification pending: "
         + (
             f"the latest was {latest.status.value}"
@@ -219,14 +210,41 @@ def _none_pending(session: Session, unit: UnitState) -> Conflict:
     )
 
 
+def _decide(
+    session: Session,
+    actor: Actor,
+    unit: UnitState,
+    pending: WipeReverification,
+    status: ReverificationStatus,
+    **values: Any,
+) -> None:
+    """Close the pending record with `status`, decided by the actor now; Conflict when someone
+    else closed it first (the update only matches a record still pending)."""
+    changed = session.execute(
+        update(WipeReverification)
+        .where(WipeReverification.id == pending.id, WipeReverification.status == Status.pending)
+        .values(
+            status=status,
+            performed_by=actor.username,
+            performed_by_id=actor.user_id,
+            decided_at=utcnow(),
+            **values,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"unit {unit.serial}'s re-verification was recorded or withdrawn by someone else at "
+            "the same time; reload it"
+        )
+
+
 def withdraw(session: Session, actor: Actor, serial: str, reason: str) -> ReverificationOut:
     """Withdraw the pending draw of a written-off unit, which can never be re-verified, with
     the supervisor's written reason."""
     actor.require("reverifications.withdraw")
     unit = _unit(session, actor, serial)
-    pending = pending_for_unit(session, unit.id)
-    if pending is None:
-        raise _none_pending(session, unit)
+    pending = _pending(session, unit)
     if unit.state is not State.written_off:
         raise Conflict(
             f"unit {unit.serial}: a unit in custody must be re-verified, not withdrawn; it is "
@@ -238,23 +256,7 @@ def withdraw(session: Session, actor: Actor, serial: str, reason: str) -> Reveri
         raise ValidationFailed(
             "say in writing why the draw is withdrawn (3 characters or more)", field="reason"
         )
-    changed = session.execute(
-        update(WipeReverification)
-        .where(WipeReverification.id == pending.id, WipeReverification.status == Status.pending)
-        .values(
-            status=Status.withdrawn,
-            performed_by=actor.username,
-            performed_by_id=actor.user_id,
-            notes=reason,
-            decided_at=utcnow(),
-        )
-        .execution_options(synchronize_session="fetch")
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            f"unit {unit.serial}'s re-verification was recorded or withdrawn by someone else at "
-            "the same time; reload it"
-        )
+    _decide(session, actor, unit, pending, Status.withdrawn, notes=reason)
     record_change(
         session,
         actor,

@@ -3,12 +3,12 @@ withdrawing the draw of a written-off unit."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from backhaul.accounts.deps import CurrentActor
-from backhaul.kit.http import PROBLEM, DbSession
+from backhaul.kit.http import DbSession, problem_docs
 from backhaul.processing import reverification
 from backhaul.processing.models import ReverificationStatus
 from backhaul.processing.schemas import (
@@ -19,14 +19,11 @@ from backhaul.processing.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["reverification"])
 StatusFilter = Literal["pending", "passed", "failed", "superseded", "withdrawn", "all"]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM: {}}}
-    for code, text in (
-        (404, "Unknown serial or site, or one outside your sites"),
-        (409, "No re-verification is pending for the unit, or someone recorded it at once"),
-        (422, "Invalid input, or you wiped or verified this wipe (`performed_by`)"),
-    )
-}
+_ERRORS = problem_docs(
+    (404, "Unknown serial or site, or one outside your sites"),
+    (409, "No re-verification is pending for the unit, or someone recorded it at once"),
+    (422, "Invalid input, or you wiped or verified this wipe (`performed_by`)"),
+)
 
 
 @router.get("/reverifications", response_model=list[ReverificationOut], responses=_ERRORS)
@@ -58,19 +55,16 @@ def record_reverification(
     return reverification.record(session, actor, serial, data)
 
 
-_WITHDRAW_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM: {}}}
-    for code, text in (
-        (403, "Only a supervisor (or an admin) may withdraw a draw"),
-        (404, "Unknown serial, or one outside your sites"),
-        (
-            409,
-            "No re-verification is pending for the unit, the unit is not written off (a unit "
-            "in custody must be re-verified), or someone recorded or withdrew it at once",
-        ),
-        (422, "Invalid input: a reason of 3 characters or more (`reason`)"),
-    )
-}
+_WITHDRAW_ERRORS = problem_docs(
+    (403, "Only a supervisor (or an admin) may withdraw a draw"),
+    (404, "Unknown serial, or one outside your sites"),
+    (
+        409,
+        "No re-verification is pending for the unit, the unit is not written off (a unit "
+        "in custody must be re-verified), or someone recorded or withdrew it at once",
+    ),
+    (422, "Invalid input: a reason of 3 characters or more (`reason`)"),
+)
 
 
 @router.post(
