@@ -156,6 +156,9 @@ def _unlock_writes(session: Session, transaction: SessionTransaction) -> None:
 
 
 def _factory(engine: Engine, write: bool) -> sessionmaker[Session]:
+    factory = _factories.get(engine)  # every session asks: no lock once it exists
+    if factory is not None:
+        return factory
     with _engines_lock:
         factory = _factories.get(engine)
         if factory is None:
