@@ -265,12 +265,17 @@ _FIRMWARE_BY_VERSION = select(FirmwareRelease).where(
 def get_firmware(session: Session, actor: Actor, sku: str, version: str) -> FirmwareRelease:
     """One release of a product, or NotFound."""
     product = get_product(session, actor, sku)
-    release = session.scalars(
-        _FIRMWARE_BY_VERSION, {"product_id": product.id, "version": version}
-    ).first()
+    release = firmware_release(session, product.id, version)
     if release is None:
         raise NotFound(f"{product.sku} has no firmware release '{version}'")
     return release
+
+
+def firmware_release(session: Session, product_id: int, version: str) -> FirmwareRelease | None:
+    """The product's release with this version, if it has one."""
+    return session.scalars(
+        _FIRMWARE_BY_VERSION, {"product_id": product_id, "version": version}
+    ).first()
 
 
 _CURRENT_FIRMWARE = select(FirmwareRelease).where(
@@ -635,9 +640,10 @@ def set_inspection_checklist(
 # --- test rigs ---------------------------------------------------------------------------
 
 
-def site_today(site: Site, now: datetime) -> date:
-    """The date it is at the site (calibrations fall due by the site's own calendar)."""
-    return now.astimezone(ZoneInfo(site.timezone)).date()
+def site_today(timezone: str, now: datetime) -> date:
+    """The date it is at a site in this time zone (calibrations fall due by the site's own
+    calendar)."""
+    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def rig_calibrations(session: Session, rig: TestRig) -> list[RigCalibration]:
@@ -668,13 +674,19 @@ def rig_verdict(
     session: Session, rig: TestRig, now: datetime
 ) -> tuple[rigs.RigVerdict, RigCalibration | None]:
     """Whether the rig may be tested on now, with its current calibration."""
+    return _rig_verdict_on(session, rig, site_today(rig.site.timezone, now))
+
+
+def _rig_verdict_on(
+    session: Session, rig: TestRig, today: date
+) -> tuple[rigs.RigVerdict, RigCalibration | None]:
     latest = latest_calibration(session, rig)
     facts = (
         rigs.Calibration(latest.calibrated_on, latest.due_on, latest.certificate_ref)
         if latest is not None
         else None
     )
-    return rigs.verdict(rig.code, rig.active, facts, site_today(rig.site, now)), latest
+    return rigs.verdict(rig.code, rig.active, facts, today), latest
 
 
 def list_rigs(session: Session, actor: Actor, site_code: str) -> list[TestRig]:
@@ -753,7 +765,7 @@ def record_calibration(
     rig = get_rig(session, actor, site_code, rig_code)
     actor.require("rigs.manage")
     now = utcnow()
-    today = site_today(rig.site, now)
+    today = site_today(rig.site.timezone, now)
     if data.calibrated_on > today:
         raise ValidationFailed(
             f"calibrated_on {data.calibrated_on.isoformat()} is in the future at "
@@ -789,15 +801,15 @@ _RIG_AT_SITE = select(TestRig).where(
 
 
 def rig_for_test(
-    session: Session, site: Site, rig_code: str, now: datetime
+    session: Session, site_id: int, site_code: str, rig_code: str, today: date
 ) -> tuple[TestRig, RigCalibration]:
-    """The rig a test is run on at the unit's site, with the calibration that vouches for it;
-    ValidationFailed naming `rig` when it is unknown there, out of service, never calibrated
-    or its calibration is due."""
-    rig = session.scalars(_RIG_AT_SITE, {"site_id": site.id, "code": rig_code}).first()
+    """The rig a test is run on at the unit's site, with the calibration that vouches for it
+    on the site's `today`; ValidationFailed naming `rig` when it is unknown there, out of
+    service, never calibrated or its calibration is due."""
+    rig = session.scalars(_RIG_AT_SITE, {"site_id": site_id, "code": rig_code}).first()
     if rig is None:
-        raise ValidationFailed(f"site {site.code} has no test rig '{rig_code}'", field="rig")
-    verdict, calibration = rig_verdict(session, rig, now)
+        raise ValidationFailed(f"site {site_code} has no test rig '{rig_code}'", field="rig")
+    verdict, calibration = _rig_verdict_on(session, rig, today)
     if not verdict.usable:
         raise ValidationFailed(verdict.refusal or "rig refused", field="rig")
     assert calibration is not None

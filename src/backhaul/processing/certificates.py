@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backhaul.accounts.models import User
-from backhaul.catalog.models import Product, Regulated, Site
+from backhaul.catalog.models import Regulated
 from backhaul.kit import signing
 from backhaul.processing.models import SanitizationCertificate, UnitStep
 from backhaul.units.models import Unit
@@ -49,7 +49,18 @@ class Person:
         }
 
 
-def person(user: User | None, fallback_name: str, fallback_title: str, site: Site | None) -> Person:
+@dataclass(frozen=True)
+class Workplace:
+    """The site a wipe was done at, as a certificate names it."""
+
+    code: str
+    name: str
+    region: str
+
+
+def person(
+    user: User | None, fallback_name: str, fallback_title: str, site: Workplace | None
+) -> Person:
     """A certificate's person from the user record (or the acting key, when it is not a person)."""
     location = f"{site.name} ({site.code}, {site.region})" if site else "not at a site"
     return Person(
@@ -89,7 +100,9 @@ def build(
     *,
     certificate_id: str,
     serial: str,
-    product: Product,
+    sku: str,
+    make: str,
+    model: str,
     regulated: Regulated,
     data: Any,
     performer: Person,
@@ -99,7 +112,8 @@ def build(
     site_code: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """The certificate's content, which the installation key signs. `data` is the SanitizeIn."""
+    """The certificate's content, which the installation key signs. `data` is the SanitizeIn;
+    `make` is the brand's name and `model` the product's."""
     method = data.method.value
     issued = now.isoformat(timespec="seconds")
     technique = getattr(data, "technique", None) or DEFAULT_TECHNIQUE[method]
@@ -109,7 +123,7 @@ def build(
         "issued_at": issued,
         # flat summary, stable for integrations
         "serial": serial,
-        "sku": product.sku,
+        "sku": sku,
         "regulated": regulated.value,
         "method": method,
         "tool": data.tool,
@@ -123,8 +137,8 @@ def build(
         # NIST SP 800-88 sample certificate
         "person_performing": performer.as_dict(),
         "media": {
-            "make": product.brand.name,
-            "model": f"{product.name} ({product.sku})",
+            "make": make,
+            "model": f"{model} ({sku})",
             "serial_number": serial,
             "media_type": getattr(data, "media_type", None) or "flash memory (embedded)",
             "source": "customer return",

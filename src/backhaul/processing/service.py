@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 from backhaul.accounts.models import User
 from backhaul.catalog import checklists
 from backhaul.catalog import service as catalog
-from backhaul.catalog.models import Brand, Product, Regulated, ReleaseStatus, Site, SiteKind
+from backhaul.catalog.models import Regulated, ReleaseStatus, Site, SiteKind
 from backhaul.db import utcnow
 from backhaul.kit import exception_queue, signing
 from backhaul.kit.auth import Actor
@@ -311,26 +311,31 @@ def _check_account_confirmation(ctx: Context, data: SanitizeIn) -> None:
             f"account '{data.account.value}' is not confirmed without the device cloud's reference",
             field="account_confirmation.reference",
         )
-    brand = ctx.session.get_one(Brand, ctx.unit.brand_id)
-    cloud = brand.device_cloud_url
+    brand, cloud = ctx.unit.brand, ctx.unit.brand_device_cloud
     if confirmation.source is ConfirmationSource.device_adapter and cloud:
         raise ValidationFailed(
-            f"brand {brand.code} deactivates accounts through its device cloud ({cloud}): "
+            f"brand {brand} deactivates accounts through its device cloud ({cloud}): "
             "confirm there, or record the cloud's reference by hand (source manual)",
             field="account_confirmation.source",
         )
     if confirmation.source is ConfirmationSource.device_cloud:
         if not cloud:
             raise ValidationFailed(
-                f"brand {brand.code} has no device cloud configured",
+                f"brand {brand} has no device cloud configured",
                 field="account_confirmation.source",
             )
         url = confirmation.response.url if confirmation.response else None
         if not url or not url.startswith(cloud + "/"):
             raise ValidationFailed(
-                f"the confirmation does not come from brand {brand.code}'s device cloud ({cloud})",
+                f"the confirmation does not come from brand {brand}'s device cloud ({cloud})",
                 field="account_confirmation.response.url",
             )
+
+
+def _workplace(unit: UnitState) -> certificates.Workplace | None:
+    if unit.site is None or unit.site_name is None or unit.site_region is None:
+        return None
+    return certificates.Workplace(unit.site, unit.site_name, unit.site_region)
 
 
 def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
@@ -381,7 +386,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
         return Evaluation(Outcome.failed, evidence, failures=failures, changes=changes)
     certificate_id = new_id()
     evidence["certificate_id"] = certificate_id
-    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
+    site = _workplace(ctx.unit)
     performer = (
         ctx.session.get(User, ctx.actor.user_id, options=_PERSON_ONLY)
         if ctx.actor.user_id
@@ -390,7 +395,9 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
     certificate = certificates.build(
         certificate_id=certificate_id,
         serial=ctx.unit.serial,
-        product=ctx.session.get_one(Product, ctx.unit.product_id),
+        sku=ctx.unit.sku,
+        make=ctx.unit.brand_name,
+        model=ctx.unit.product_name,
         regulated=ctx.unit.regulated,
         data=data,
         performer=certificates.person(
@@ -422,12 +429,9 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
 
 
 def _flash(ctx: Context, data: FlashIn) -> Evaluation:
-    try:
-        release = catalog.get_firmware(ctx.session, ctx.actor, ctx.unit.sku, data.release)
-    except NotFound:
-        raise ValidationFailed(
-            f"{ctx.unit.sku} has no release '{data.release}'", field="release"
-        ) from None
+    release = catalog.firmware_release(ctx.session, ctx.unit.product_id, data.release)
+    if release is None:
+        raise ValidationFailed(f"{ctx.unit.sku} has no release '{data.release}'", field="release")
     if release.status is not ReleaseStatus.current:
         current = catalog.current_firmware(ctx.session, ctx.unit.product_id)
         hint = f"flash the current release {current.version}" if current else "none is current"
@@ -465,10 +469,11 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
             f"plan version {data.plan} is not current: test against version {plan.version}",
             field="plan",
         )
-    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
-    if site is None:
-        raise IllegalTransition(f"unit {ctx.unit.serial} is at no site", missing="receive")
-    rig, calibration = catalog.rig_for_test(ctx.session, site, data.rig, ctx.now)
+    unit = ctx.unit
+    if unit.site_id is None or unit.site is None or unit.site_timezone is None:
+        raise IllegalTransition(f"unit {unit.serial} is at no site", missing="receive")
+    today = catalog.site_today(unit.site_timezone, ctx.now)
+    rig, calibration = catalog.rig_for_test(ctx.session, unit.site_id, unit.site, data.rig, today)
     limit = DEFAULT_MAX_TEST_ATTEMPTS
     if ctx.facts.test_attempts >= limit:
         raise IllegalTransition(
@@ -552,13 +557,17 @@ def _disposition(ctx: Context, data: DispositionIn) -> Evaluation:
         if f.step in ("inspect", "test")
         for code in f.evidence.get("fault_codes") or ()
     )
-    site = ctx.session.get(Site, ctx.unit.site_id) if ctx.unit.site_id else None
+    unit = ctx.unit
     book = disposition.policy_book()
     # Weigh money in one currency: the sale price and the site's labour rate, in the book's base.
-    price = book.to_base(ctx.unit.price, ctx.unit.currency)
-    labour = book.to_base(site.labour_rate, site.currency) if site is not None else Decimal(0)
+    price = book.to_base(unit.price, unit.currency)
+    labour = (
+        book.to_base(unit.site_labour_rate, unit.site_currency)
+        if unit.site_labour_rate is not None and unit.site_currency is not None
+        else Decimal(0)
+    )
     if price is None or labour is None:
-        unknown = ctx.unit.currency if price is None else site.currency if site else "?"
+        unknown = unit.currency if price is None else unit.site_currency or "?"
         raise IllegalTransition(
             f"the disposition policy has no exchange rate for {unknown}: add it to its fx table "
             "or route the unit by override",

@@ -1,6 +1,7 @@
-"""Data access for the unit write path, in SQLAlchemy Core: one query to read a unit with its
-product and site, one for its steps, and a version-checked update. This is the hot path of
-every station, so it avoids the ORM's unit of work (see docs/performance.md)."""
+"""Data access for the unit write path, in SQLAlchemy Core: one query to read a unit with what
+the steps need of its brand, product and site, one for its steps, and a version-checked
+update. This is the hot path of every station, so it avoids the ORM's unit of work (see
+docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from backhaul.units.models import Unit
 
 @dataclass
 class UnitState:
-    """A unit as the write path sees it: its row, its product's handling needs, its site."""
+    """A unit as the write path sees it: its row, and what the steps need of its brand, product
+    and site (read in the same query, so no step reads them again)."""
 
     id: int
     serial: str
@@ -56,6 +58,14 @@ class UnitState:
     price: Decimal
     currency: str
     import_batch_id: int | None
+    brand_name: str
+    brand_device_cloud: str | None  # where the brand's accounts are deactivated, if anywhere
+    product_name: str
+    site_name: str | None
+    site_region: str | None
+    site_timezone: str | None
+    site_labour_rate: Decimal | None
+    site_currency: str | None
 
     @property
     def air_shipment_blocked(self) -> bool:
@@ -123,6 +133,14 @@ _UNIT_COLUMNS = [
     Unit.price,
     Unit.currency,
     Unit.import_batch_id,
+    Brand.name,
+    Brand.device_cloud_url,
+    Product.name,
+    Site.name,
+    Site.region,
+    Site.timezone,
+    Site.labour_rate,
+    Site.currency,
 ]
 _UNIT_FIELDS = [f.name for f in fields(UnitState)]
 _SELECT_UNIT = (
