@@ -37,6 +37,7 @@ from backhaul.kit import signing
 from backhaul.kit.auth import Actor
 from backhaul.kit.ids import current_request_id
 from backhaul.kit.jsonable import jsonable
+from backhaul.kit.prepared import Prepared
 from backhaul.settings import get_settings
 
 GENESIS = "0" * 64
@@ -146,14 +147,15 @@ def record_hash(record: AuditRecord) -> str:
 
 
 _TABLE = cast(Table, AuditRecord.__table__)
-# The latest record of a stream, in Core (built once: composing it cost as much as running it).
-_HEAD = (
+# The latest record of a stream, and a new record: every change writes them, so they run on
+# the driver (see kit/prepared.py).
+_HEAD = Prepared(
     select(_TABLE.c.seq, _TABLE.c.hash)
     .where(_TABLE.c.stream == bindparam("stream"))
     .order_by(_TABLE.c.seq.desc())
     .limit(1)
 )
-_INSERT = insert(_TABLE)
+_INSERT = Prepared(insert(_TABLE).returning(_TABLE.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +181,16 @@ def write(
 ) -> Appended:
     """Append one audit record to the object's chain, inside the caller's transaction.
 
-    The record is written at once with a Core INSERT on the session's connection (the unit of
-    work's bookkeeping for an object nobody changes again cost more than the INSERT itself).
+    The record is written at once with a Core INSERT in the session's transaction, on the
+    driver (the unit of work's bookkeeping for an object nobody changes again cost more than
+    the INSERT itself; see kit/prepared.py for the driver).
     The caller's pending ORM changes are flushed first, as the autoflush of an ORM query did.
     """
     stream = stream or f"{object_type}:{object_id}"
     if session.autoflush:
         session.flush()
-    connection = session.connection()
-    head = connection.execute(_HEAD, {"stream": stream}).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    head = _HEAD.run(session, {"stream": stream}).fetchone()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
     fields = {
         "stream": stream,
         "seq": seq,
@@ -208,7 +210,7 @@ def write(
     fields["before"] = json.loads(json.dumps(fields["before"]))
     fields["after"] = json.loads(json.dumps(fields["after"]))
     fields["hash"] = digest = _hash(_record_content(**fields))
-    (row_id,) = connection.execute(_INSERT, fields).inserted_primary_key or (0,)
+    (row_id,) = _INSERT.run(session, fields).fetchone()
     return Appended(row_id, stream, seq, digest)
 
 

@@ -13,6 +13,7 @@ from backhaul.db import Base, UTCDateTime, utcnow
 from backhaul.kit.audit import BigId
 from backhaul.kit.ids import current_request_id, new_id
 from backhaul.kit.jsonable import jsonable
+from backhaul.kit.prepared import Prepared
 
 
 class OutboxEvent(Base):
@@ -44,7 +45,7 @@ class Emitted:
 def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any]) -> Emitted:
     """Queue an event inside the caller's transaction; it exists only if the change commits.
 
-    Written at once with a Core INSERT on the session's connection, as the flush did, without
+    Written at once with a Core INSERT in the session's transaction, as the flush did, without
     the unit of work's bookkeeping for an object nobody changes in this transaction.
     """
     event_id = new_id()
@@ -57,11 +58,13 @@ def emit(session: Session, event_type: str, subject: str, payload: dict[str, Any
         "created_at": utcnow(),
         "attempts": 0,
     }
-    (row_id,) = session.connection().execute(_INSERT, values).inserted_primary_key or (0,)
+    (row_id,) = _INSERT.run(session, values).fetchone()
     return Emitted(row_id, event_id)
 
 
-_INSERT = insert(cast(Table, OutboxEvent.__table__))
+_TABLE = cast(Table, OutboxEvent.__table__)
+# Every step emits an event: on the driver (see kit/prepared.py).
+_INSERT = Prepared(insert(_TABLE).returning(_TABLE.c.id))
 
 
 def pending(session: Session, limit: int = 100) -> list[OutboxEvent]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backhaul.catalog.models import Brand, Product, Regulated, Site
 from backhaul.kit.auth import Actor
 from backhaul.kit.errors import Conflict
+from backhaul.kit.prepared import Prepared
 from backhaul.processing.lifecycle import Route
 from backhaul.processing.models import (
     ReverificationStatus,
@@ -167,12 +168,13 @@ _SELECT_STEPS = (
     .where(_STEPS.c.unit_id == bindparam("unit_id"))
     .order_by(_STEPS.c.seq)
 )
-_UPDATE_UNIT = (
+# The two writes every step makes run on the driver (see kit/prepared.py).
+_UPDATE_UNIT = Prepared(
     update(_UNITS)
     .where(_UNITS.c.id == bindparam("b_id"), _UNITS.c.version == bindparam("b_version"))
     .values({name: bindparam(name) for name in (*MUTABLE, "version", "updated_at")})
 )
-_INSERT_STEP = insert(_STEPS).returning(_STEPS.c.id)
+_INSERT_STEP = Prepared(insert(_STEPS).returning(_STEPS.c.id))
 _INSERT_CERTIFICATE = insert(cast(Table, SanitizationCertificate.__table__))
 _REVERIFICATIONS = cast(Table, WipeReverification.__table__)
 _INSERT_REVERIFICATION = insert(_REVERIFICATIONS)
@@ -234,8 +236,7 @@ def save(session: Session, unit: UnitState, expected_version: int, now: datetime
     params.update(
         b_id=unit.id, b_version=expected_version, version=expected_version + 1, updated_at=now
     )
-    result = session.connection().execute(_UPDATE_UNIT, params)
-    if result.rowcount != 1:
+    if _UPDATE_UNIT.run(session, params).rowcount != 1:
         raise Conflict(
             f"unit {unit.serial} was changed by someone else at the same time; "
             "reload it and try again"
@@ -245,7 +246,8 @@ def save(session: Session, unit: UnitState, expected_version: int, now: datetime
 
 def add_step(session: Session, values: dict[str, Any]) -> int:
     """Insert a step record; returns its id."""
-    return int(session.connection().execute(_INSERT_STEP, values).scalar_one())
+    (step_id,) = _INSERT_STEP.run(session, values).fetchone()
+    return int(step_id)
 
 
 def add_certificate(session: Session, values: dict[str, Any]) -> None:
