@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from decimal import Decimal
+
+from backhaul.catalog.models import Regulated
+from backhaul.processing.states import State
 from tests.processing.conftest import (
     FLASH_OK,
     GOOD,
@@ -265,3 +270,34 @@ def test_a_sealed_never_activated_unit_may_be_sold_as_new_and_others_never(world
     graded = world.step("tech_a", "SPK000015", "grade", {"cosmetic": "A", "functional": "pass"})
     assert graded.json()["may_sell_as_new"] is False
     assert graded.json()["condition_sku"] == "SPK-100-RF-A"
+
+
+def test_the_step_paths_reads_on_the_driver_give_what_sqlalchemy_gives(world: World) -> None:
+    """The unit's read and its history run on the driver (kit/prepared.py): every value (UTC
+    timestamps, dates, decimals, enums, booleans, JSON evidence, None) as SQLAlchemy's own
+    execution of the same statement gives it."""
+    from backhaul.db import session_scope
+    from backhaul.processing import store
+
+    to_tested(world, "SPK000001")
+    with session_scope(write=False) as session:
+        through_sqlalchemy = session.connection().execute
+        by_serial = {"serial": "SPK000001"}
+        (unit_row,) = store._SELECT_UNIT.rows(session, by_serial)
+        assert [unit_row] == [
+            tuple(r) for r in through_sqlalchemy(store._SELECT_UNIT.statement, by_serial)
+        ]
+        by_unit = {"unit_id": unit_row[0]}
+        steps = store._SELECT_STEPS.rows(session, by_unit)
+        assert steps == [
+            tuple(r) for r in through_sqlalchemy(store._SELECT_STEPS.statement, by_unit)
+        ]
+    unit = store.UnitState(*unit_row)
+    assert unit.state is State.tested and unit.regulated is Regulated.none
+    assert unit.sold_at.tzinfo is not None and unit.sold_at.utcoffset() == timedelta(0)
+    assert type(unit.warranty_end) is date and isinstance(unit.price, Decimal)
+    assert unit.ever_activated is True and unit.site_labour_rate == Decimal("32.50")
+    history = [store.StepRow(*row) for row in steps]
+    assert [row.step for row in history][-3:] == ["sanitize", "flash", "test"]
+    assert all(row.at.utcoffset() == timedelta(0) for row in history)
+    assert history[-1].evidence["measurements"] == GOOD

@@ -1,15 +1,16 @@
-"""Core statements that run on the database driver's cursor: the step path's writes.
+"""Core statements that run on the database driver's cursor: the step path's reads and writes.
 
-A step writes four rows and reads its audit chain's head (docs/performance.md). Through
-`Connection.execute` each statement pays for SQLAlchemy's execution machinery (an execution
-context, the compiled-cache lookup, parameter processing, a result object): ~20 µs alone, more
-inside a step, against ~8 µs for the same statement on the driver. `Prepared` keeps everything
-else SQLAlchemy's:
+A step reads its unit and the unit's history, writes four rows and reads its audit chain's
+head (docs/performance.md). Through `Connection.execute` each statement pays for SQLAlchemy's
+execution machinery (an execution context, the compiled-cache lookup, parameter processing, a
+result object): ~20 µs alone, more inside a step, against ~8 µs for the same statement on the
+driver. `Prepared` keeps everything else SQLAlchemy's:
 
 - the SQL is the Core statement compiled by SQLAlchemy for the connection's dialect (once per
   dialect and set of parameter names), never written by hand;
-- values are converted by the column types' own bind processors (the UTC timestamps, JSON,
-  enums), exactly as `Connection.execute` converts them;
+- values go in through the column types' own bind processors and come back through their
+  result processors (UTC timestamps, dates, decimals, enums, JSON), as `Connection.execute`
+  converts them;
 - a driver error is raised as SQLAlchemy's own exception (`IntegrityError` and the rest), so
   the error handlers see what they always saw;
 - the statement runs on the connection of the session's transaction (which `session.connection()`
@@ -19,7 +20,8 @@ What it does not do: fire SQLAlchemy's execution events (Backhaul listens to non
 Python-side column defaults (every parameter must be given: a missing one is refused when the
 statement is first compiled), or invalidate the pool's connection on a disconnect (the
 transaction's next statement through SQLAlchemy does). So it is kept to the few statements on
-the step path, each tested through the whole suite on SQLite and on PostgreSQL.
+the step path; tests/kit/test_prepared.py and the step path's own tests compare what it reads
+and writes with SQLAlchemy's execution, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.selectable import Select
 
 Processor = Callable[[Any], Any] | None
 
@@ -47,6 +50,7 @@ class _Compiled:
         assert order is not None
         self.binds: list[tuple[str, Processor]] = []
         self.fixed: dict[str, Any] = {}  # values written into the statement (e.g. LIMIT 1)
+        self.processors: list[Processor] | None = None  # of a SELECT's columns, once known
         for name in order:
             bind = compiled.binds[name]
             if name not in names:
@@ -54,6 +58,15 @@ class _Compiled:
                     raise ValueError(f"parameter '{name}' is not given for: {self.sql}")
                 self.fixed[name] = bind.effective_value
             self.binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+
+    def row_processors(self, statement: ClauseElement, dialect: Dialect, cursor: Any) -> None:
+        """The column types' result processors, for the driver's types of the columns (PostgreSQL
+        numbers are told apart by them), from the first result."""
+        columns = cast(Select[Any], statement).selected_columns
+        self.processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(columns, cursor.description, strict=True)
+        ]
 
     def values(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.fixed:
@@ -82,8 +95,31 @@ class Prepared:
         return compiled
 
     def run(self, session: Session, params: dict[str, Any]) -> Any:
-        """Run the statement with these parameters; the driver's cursor, to fetch from or to
-        read `rowcount` of."""
+        """Run the statement with these parameters; the driver's cursor, to fetch raw values
+        (ids, counts, strings) from or to read `rowcount` of."""
+        return self._execute(session, params)[1]
+
+    def rows(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a SELECT; its rows with each value as SQLAlchemy gives it back (UTC timestamps,
+        dates, decimals, enums, JSON)."""
+        compiled, cursor = self._execute(session, params)
+        fetched = cursor.fetchall()
+        processors = compiled.processors
+        if processors is None:
+            compiled.row_processors(self.statement, session.get_bind().dialect, cursor)
+            processors = compiled.processors
+            assert processors is not None
+        if not any(processors):
+            return [tuple(row) for row in fetched]
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in fetched
+        ]
+
+    def _execute(self, session: Session, params: dict[str, Any]) -> tuple[_Compiled, Any]:
         connection = session.connection()
         dialect = connection.dialect
         compiled = self._for(dialect, frozenset(params))
@@ -95,4 +131,4 @@ class Prepared:
             raise DBAPIError.instance(
                 compiled.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
             ) from error
-        return cursor
+        return compiled, cursor

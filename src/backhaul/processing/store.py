@@ -144,14 +144,15 @@ _UNIT_COLUMNS = [
     Site.currency,
 ]
 _UNIT_FIELDS = [f.name for f in fields(UnitState)]
-_SELECT_UNIT = (
+# The step path's two reads and two writes run on the driver (see kit/prepared.py).
+_SELECT_UNIT = Prepared(
     select(*_UNIT_COLUMNS)
     .join(Product, Product.id == Unit.product_id)
     .join(Brand, Brand.id == Product.brand_id)
     .outerjoin(Site, Site.id == Unit.site_id)
     .where(Unit.serial == bindparam("serial"))
 )
-_SELECT_STEPS = (
+_SELECT_STEPS = Prepared(
     select(
         _STEPS.c.seq,
         _STEPS.c.step,
@@ -168,7 +169,6 @@ _SELECT_STEPS = (
     .where(_STEPS.c.unit_id == bindparam("unit_id"))
     .order_by(_STEPS.c.seq)
 )
-# The two writes every step makes run on the driver (see kit/prepared.py).
 _UPDATE_UNIT = Prepared(
     update(_UNITS)
     .where(_UNITS.c.id == bindparam("b_id"), _UNITS.c.version == bindparam("b_version"))
@@ -215,10 +215,10 @@ def load_unit(
 
     The scope is checked on the row rather than in the query: the same answer as an `IN` over
     the actor's brands and sites, without rendering that list into the SQL on every step."""
-    row = session.connection().execute(_SELECT_UNIT, {"serial": serial}).first()
-    if row is None:
+    rows = _SELECT_UNIT.rows(session, {"serial": serial})
+    if not rows:
         return None
-    unit = UnitState(**dict(zip(_UNIT_FIELDS, row, strict=True)))
+    unit = UnitState(**dict(zip(_UNIT_FIELDS, rows[0], strict=True)))
     if not actor.sees_brand(unit.brand_id) or (by_site and not actor.sees_site(unit.site_id)):
         return None
     return unit
@@ -226,8 +226,7 @@ def load_unit(
 
 def load_steps(session: Session, unit_id: int) -> list[StepRow]:
     """The unit's steps in order, with the site's code."""
-    rows = session.connection().execute(_SELECT_STEPS, {"unit_id": unit_id})
-    return [StepRow(*row) for row in rows]
+    return [StepRow(*row) for row in _SELECT_STEPS.rows(session, {"unit_id": unit_id})]
 
 
 def save(session: Session, unit: UnitState, expected_version: int, now: datetime) -> None:
