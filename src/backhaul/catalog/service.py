@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backhaul.catalog import checklists, firmware_images, rigs
@@ -47,6 +47,7 @@ from backhaul.db import after_commit, utcnow
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
 from backhaul.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from backhaul.kit.prepared import Prepared
 from backhaul.kit.visibility import visible
 
 DEFAULT_BRAND_CODE = "default"
@@ -265,32 +266,71 @@ _FIRMWARE_BY_VERSION = select(FirmwareRelease).where(
 def get_firmware(session: Session, actor: Actor, sku: str, version: str) -> FirmwareRelease:
     """One release of a product, or NotFound."""
     product = get_product(session, actor, sku)
-    release = firmware_release(session, product.id, version)
+    release = session.scalars(
+        _FIRMWARE_BY_VERSION, {"product_id": product.id, "version": version}
+    ).first()
     if release is None:
         raise NotFound(f"{product.sku} has no firmware release '{version}'")
     return release
 
 
-def firmware_release(session: Session, product_id: int, version: str) -> FirmwareRelease | None:
+@dataclass(frozen=True, slots=True)
+class ReleaseFacts:
+    """A firmware release as the steps and the station pages read it."""
+
+    version: str
+    sha256: str
+    size: int
+    status: ReleaseStatus
+
+
+# The steps read releases, plans and checklists on every unit: on the driver (kit/prepared.py).
+_RELEASE_COLUMNS = (
+    FirmwareRelease.version,
+    FirmwareRelease.sha256,
+    FirmwareRelease.size,
+    FirmwareRelease.status,
+)
+_RELEASE_BY_VERSION = Prepared(
+    select(*_RELEASE_COLUMNS).where(
+        FirmwareRelease.product_id == bindparam("product_id"),
+        FirmwareRelease.version == bindparam("version"),
+    )
+)
+_CURRENT_RELEASE = Prepared(
+    select(*_RELEASE_COLUMNS)
+    .where(
+        FirmwareRelease.product_id == bindparam("product_id"),
+        FirmwareRelease.status == ReleaseStatus.current,
+    )
+    .limit(1)
+)
+
+
+def _release(rows: list[tuple[Any, ...]]) -> ReleaseFacts | None:
+    return ReleaseFacts(*rows[0]) if rows else None
+
+
+def firmware_release(session: Session, product_id: int, version: str) -> ReleaseFacts | None:
     """The product's release with this version, if it has one."""
-    return session.scalars(
-        _FIRMWARE_BY_VERSION, {"product_id": product_id, "version": version}
-    ).first()
+    return _release(
+        _RELEASE_BY_VERSION.rows(session, {"product_id": product_id, "version": version})
+    )
 
 
-_CURRENT_FIRMWARE = select(FirmwareRelease).where(
+def current_firmware(session: Session, product_id: int) -> ReleaseFacts | None:
+    """The product's current release, if it has one."""
+    return _release(_CURRENT_RELEASE.rows(session, {"product_id": product_id}))
+
+
+_CURRENT_FIRMWARE_ROW = select(FirmwareRelease).where(
     FirmwareRelease.product_id == bindparam("product_id"),
     FirmwareRelease.status == ReleaseStatus.current,
 )
 
 
-def current_firmware(session: Session, product_id: int) -> FirmwareRelease | None:
-    """The product's current release, if it has one."""
-    return session.scalars(_CURRENT_FIRMWARE, {"product_id": product_id}).first()
-
-
 def _demote_current(session: Session, actor: Actor, product_id: int, keep: int | None) -> None:
-    previous = current_firmware(session, product_id)
+    previous = session.scalars(_CURRENT_FIRMWARE_ROW, {"product_id": product_id}).first()
     if previous is not None and previous.id != keep:
         before = previous.snapshot()
         previous.status = ReleaseStatus.supported
@@ -495,27 +535,26 @@ def firmware_image(
 # --- test plans --------------------------------------------------------------------------
 
 
-Versioned = TypeVar("Versioned", TestPlan, InspectionChecklist)
+@dataclass(frozen=True, slots=True)
+class PlanFacts:
+    """A test plan version as the steps and the station pages read it."""
+
+    version: int
+    tests: list[dict[str, Any]]
 
 
-_NEWEST = {
-    kind: select(kind)
-    .where(kind.product_id == bindparam("product_id"))
-    .order_by(kind.version.desc())
+_CURRENT_PLAN = Prepared(
+    select(TestPlan.version, TestPlan.tests)
+    .where(TestPlan.product_id == bindparam("product_id"))
+    .order_by(TestPlan.version.desc())
     .limit(1)
-    for kind in (TestPlan, InspectionChecklist)
-}
+)
 
 
-def _newest(session: Session, kind: type[Versioned], product_id: int) -> Versioned | None:
-    """The newest version of a product's versioned configuration (test plan, checklist)."""
-    newest = cast("Select[Versioned]", _NEWEST[kind])
-    return session.scalars(newest, {"product_id": product_id}).first()
-
-
-def current_test_plan(session: Session, product_id: int) -> TestPlan | None:
+def current_test_plan(session: Session, product_id: int) -> PlanFacts | None:
     """The newest version of the product's test plan."""
-    return _newest(session, TestPlan, product_id)
+    rows = _CURRENT_PLAN.rows(session, {"product_id": product_id})
+    return PlanFacts(*rows[0]) if rows else None
 
 
 def list_test_plans(session: Session, actor: Actor, sku: str) -> list[TestPlan]:
@@ -563,28 +602,60 @@ def add_test_plan(session: Session, actor: Actor, sku: str, data: TestPlanIn) ->
 
 # Only the column the default checklist needs: loading the whole product (and its brand) for
 # it cost 150 µs on every inspect and grade step of a product without a checklist.
-_BATTERY = select(Product.battery).where(Product.id == bindparam("product_id"))
+_NEWEST_CHECKLIST = (
+    select(InspectionChecklist)
+    .where(InspectionChecklist.product_id == bindparam("product_id"))
+    .order_by(InspectionChecklist.version.desc())
+    .limit(1)
+)
 
 
-def _as_checklist(session: Session, product_id: int, row: InspectionChecklist | None) -> Checklist:
-    if row is None:  # the default: the battery is checked when the product has one
-        battery = session.connection().execute(_BATTERY, {"product_id": product_id}).scalar_one()
+def _newest_checklist(session: Session, product_id: int) -> InspectionChecklist | None:
+    """The row of the product's newest checklist version, for changing or showing it."""
+    return session.scalars(_NEWEST_CHECKLIST, {"product_id": product_id}).first()
+
+
+_BATTERY = Prepared(select(Product.battery).where(Product.id == bindparam("product_id")))
+_CHECKLIST_COLUMNS = (
+    InspectionChecklist.version,
+    InspectionChecklist.accessories,
+    InspectionChecklist.cosmetic_points,
+    InspectionChecklist.packaging_check,
+    InspectionChecklist.battery_check,
+    InspectionChecklist.photos_required,
+    InspectionChecklist.cosmetic_criteria,
+)
+_CURRENT_CHECKLIST = Prepared(
+    select(*_CHECKLIST_COLUMNS)
+    .where(InspectionChecklist.product_id == bindparam("product_id"))
+    .order_by(InspectionChecklist.version.desc())
+    .limit(1)
+)
+
+
+def _as_checklist(session: Session, product_id: int, row: tuple[Any, ...] | None) -> Checklist:
+    """The checklist from its row's `_CHECKLIST_COLUMNS`; None: the default, which checks the
+    battery when the product has one."""
+    if row is None:
+        ((battery,),) = _BATTERY.rows(session, {"product_id": product_id})
         return checklists.default_checklist(has_battery=battery is not Battery.none)
+    version, accessories, points, packaging, battery_check, photos, criteria = row
     return Checklist(
-        version=row.version,
-        accessories=tuple(row.accessories),
-        cosmetic_points=tuple(row.cosmetic_points),
-        packaging_check=row.packaging_check,
-        battery_check=row.battery_check,
-        photos_required=row.photos_required,
-        cosmetic_criteria=dict(row.cosmetic_criteria),
+        version=version,
+        accessories=tuple(accessories),
+        cosmetic_points=tuple(points),
+        packaging_check=packaging,
+        battery_check=battery_check,
+        photos_required=photos,
+        cosmetic_criteria=dict(criteria),
     )
 
 
 def current_checklist(session: Session, product_id: int) -> Checklist:
     """The checklist a unit of the product is inspected against now: the newest version, or the
     default when the product has none."""
-    return _as_checklist(session, product_id, _newest(session, InspectionChecklist, product_id))
+    rows = _CURRENT_CHECKLIST.rows(session, {"product_id": product_id})
+    return _as_checklist(session, product_id, rows[0] if rows else None)
 
 
 def get_inspection_checklist(
@@ -592,8 +663,9 @@ def get_inspection_checklist(
 ) -> tuple[Product, Checklist, InspectionChecklist | None]:
     """A product's current inspection checklist, and its row (None: the default applies)."""
     product = get_product(session, actor, sku)
-    row = _newest(session, InspectionChecklist, product.id)
-    return product, _as_checklist(session, product.id, row), row
+    row = _newest_checklist(session, product.id)
+    facts = tuple(getattr(row, column.key) for column in _CHECKLIST_COLUMNS) if row else None
+    return product, _as_checklist(session, product.id, facts), row
 
 
 def set_inspection_checklist(
@@ -607,7 +679,7 @@ def set_inspection_checklist(
     `if_match` names the version the change was made against (0: the default checklist)."""
     product = get_product(session, actor, sku)
     actor.require("catalog.write")
-    latest = _newest(session, InspectionChecklist, product.id)
+    latest = _newest_checklist(session, product.id)
     check_version(latest.version if latest else 0, if_match)
     battery_check = data.battery_check
     if battery_check is None:
@@ -674,12 +746,7 @@ def rig_verdict(
     session: Session, rig: TestRig, now: datetime
 ) -> tuple[rigs.RigVerdict, RigCalibration | None]:
     """Whether the rig may be tested on now, with its current calibration."""
-    return _rig_verdict_on(session, rig, site_today(rig.site.timezone, now))
-
-
-def _rig_verdict_on(
-    session: Session, rig: TestRig, today: date
-) -> tuple[rigs.RigVerdict, RigCalibration | None]:
+    today = site_today(rig.site.timezone, now)
     latest = latest_calibration(session, rig)
     facts = (
         rigs.Calibration(latest.calibrated_on, latest.due_on, latest.certificate_ref)
@@ -795,22 +862,55 @@ def record_calibration(
     return calibration
 
 
-_RIG_AT_SITE = select(TestRig).where(
-    TestRig.site_id == bindparam("site_id"), TestRig.code == bindparam("code")
+@dataclass(frozen=True, slots=True)
+class RigForTest:
+    """The rig a test is run on, with the calibration that vouches for it today."""
+
+    code: str
+    calibration_id: int
+    calibration: rigs.Calibration
+
+
+_LATEST_CALIBRATION_ID = (
+    select(RigCalibration.id)
+    .where(RigCalibration.rig_id == TestRig.id)
+    .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+    .limit(1)
+    .correlate(TestRig)
+    .scalar_subquery()
+)
+# The rig at a site with its current calibration, in one read on the driver (every test).
+_RIG_AT_SITE = Prepared(
+    select(
+        TestRig.code,
+        TestRig.active,
+        RigCalibration.id,
+        RigCalibration.calibrated_on,
+        RigCalibration.due_on,
+        RigCalibration.certificate_ref,
+    )
+    .outerjoin(RigCalibration, RigCalibration.id == _LATEST_CALIBRATION_ID)
+    .where(TestRig.site_id == bindparam("site_id"), TestRig.code == bindparam("code"))
 )
 
 
 def rig_for_test(
     session: Session, site_id: int, site_code: str, rig_code: str, today: date
-) -> tuple[TestRig, RigCalibration]:
+) -> RigForTest:
     """The rig a test is run on at the unit's site, with the calibration that vouches for it
     on the site's `today`; ValidationFailed naming `rig` when it is unknown there, out of
     service, never calibrated or its calibration is due."""
-    rig = session.scalars(_RIG_AT_SITE, {"site_id": site_id, "code": rig_code}).first()
-    if rig is None:
+    rows = _RIG_AT_SITE.rows(session, {"site_id": site_id, "code": rig_code})
+    if not rows:
         raise ValidationFailed(f"site {site_code} has no test rig '{rig_code}'", field="rig")
-    verdict, calibration = _rig_verdict_on(session, rig, today)
+    code, active, calibration_id, calibrated_on, due_on, certificate_ref = rows[0]
+    latest = (
+        rigs.Calibration(calibrated_on, due_on, certificate_ref)
+        if calibration_id is not None
+        else None
+    )
+    verdict = rigs.verdict(code, active, latest, today)
     if not verdict.usable:
         raise ValidationFailed(verdict.refusal or "rig refused", field="rig")
-    assert calibration is not None
-    return rig, calibration
+    assert latest is not None and calibration_id is not None
+    return RigForTest(code, calibration_id, latest)

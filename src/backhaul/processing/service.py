@@ -473,7 +473,7 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
     if unit.site_id is None or unit.site is None or unit.site_timezone is None:
         raise IllegalTransition(f"unit {unit.serial} is at no site", missing="receive")
     today = catalog.site_today(unit.site_timezone, ctx.now)
-    rig, calibration = catalog.rig_for_test(ctx.session, unit.site_id, unit.site, data.rig, today)
+    rig = catalog.rig_for_test(ctx.session, unit.site_id, unit.site, data.rig, today)
     limit = DEFAULT_MAX_TEST_ATTEMPTS
     if ctx.facts.test_attempts >= limit:
         raise IllegalTransition(
@@ -492,10 +492,10 @@ def _test(ctx: Context, data: TestIn) -> Evaluation:
         "rig": rig.code,
         # The calibration that vouched for the rig on the day (design: "rig calibration id").
         "rig_calibration": {
-            "id": calibration.id,
-            "certificate_ref": calibration.certificate_ref,
-            "calibrated_on": calibration.calibrated_on.isoformat(),
-            "due_on": calibration.due_on.isoformat(),
+            "id": rig.calibration_id,
+            "certificate_ref": rig.calibration.certificate_ref,
+            "calibrated_on": rig.calibration.calibrated_on.isoformat(),
+            "due_on": rig.calibration.due_on.isoformat(),
         },
     }
     failures = [f.as_dict() for f in result.failures]
