@@ -120,6 +120,21 @@ def test_an_overdue_rig_is_refused_until_it_is_recalibrated(world: World) -> Non
     )
 
 
+def test_a_calibration_recorded_late_with_an_older_date_does_not_vouch_for_the_rig(
+    world: World,
+) -> None:
+    """The current calibration is the newest by calibration date, not the last recorded."""
+    add_rig(world, "RIG-LATE", cal=calibration(days_ago=2, ref="CAL-CURRENT"))
+    path = "/api/v1/sites/HUB-A/rigs/RIG-LATE/calibrations"
+    older = calibration(days_ago=400, days_left=-35, ref="CAL-PAPERWORK")
+    assert world.call("supervisor", "POST", path, json=older).status_code == 201
+    flashed(world, "SPK000004")
+    passed = world.step("tech_a", "SPK000004", "test", TEST_OK | {"rig": "RIG-LATE"})
+    assert passed.status_code == 200, passed.text
+    vouching = passed.json()["history"][-1]["evidence"]["rig_calibration"]
+    assert vouching["certificate_ref"] == "CAL-CURRENT"
+
+
 @pytest.mark.parametrize(
     ("rig", "reason"),
     [
