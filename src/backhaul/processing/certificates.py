@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backhaul.accounts.models import User
 from backhaul.catalog.models import Regulated
 from backhaul.kit import signing
+from backhaul.kit.auth import Role
 from backhaul.processing.models import SanitizationCertificate, UnitStep
 from backhaul.units.models import Unit
 
@@ -58,8 +58,18 @@ class Workplace:
     region: str
 
 
+@dataclass(frozen=True)
+class Signatory:
+    """A user a certificate names, as their record has them."""
+
+    username: str
+    display_name: str
+    role: Role
+    email: str | None
+
+
 def person(
-    user: User | None, fallback_name: str, fallback_title: str, site: Workplace | None
+    user: Signatory | None, fallback_name: str, fallback_title: str, site: Workplace | None
 ) -> Person:
     """A certificate's person from the user record (or the acting key, when it is not a person)."""
     location = f"{site.name} ({site.code}, {site.region})" if site else "not at a site"

@@ -17,6 +17,7 @@ from backhaul.kit import uploads
 from backhaul.kit.auth import Actor
 from backhaul.kit.changes import record_change
 from backhaul.kit.errors import NotFound, ValidationFailed
+from backhaul.kit.prepared import Prepared
 from backhaul.kit.visibility import visible
 from backhaul.processing import store
 from backhaul.processing.models import UnitPhoto, UnitStep
@@ -123,8 +124,9 @@ _RECEIVED_AT = (
     .where(UnitStep.unit_id == bindparam("unit_id"), UnitStep.step == "receive")
     .scalar_subquery()
 )
-_AWAITING_INSPECTION = (
-    select(UnitPhoto)
+# Read at every inspection: on the driver (kit/prepared.py).
+_AWAITING_INSPECTION = Prepared(
+    select(UnitPhoto.id, UnitPhoto.sha256)
     .where(
         UnitPhoto.unit_id == bindparam("unit_id"),
         UnitPhoto.step_id.is_(None),
@@ -134,9 +136,17 @@ _AWAITING_INSPECTION = (
 )
 
 
-def for_current_inspection(session: Session, unit_id: int) -> list[UnitPhoto]:
+@dataclass(frozen=True, slots=True)
+class AwaitingPhoto:
+    """A photo an inspection will take as its evidence."""
+
+    id: int
+    sha256: str
+
+
+def for_current_inspection(session: Session, unit_id: int) -> list[AwaitingPhoto]:
     """Photos uploaded since the unit's latest receipt that no inspection has taken yet."""
-    return list(session.scalars(_AWAITING_INSPECTION, {"unit_id": unit_id}))
+    return [AwaitingPhoto(*row) for row in _AWAITING_INSPECTION.rows(session, {"unit_id": unit_id})]
 
 
 def attach(session: Session, photo_ids: Sequence[int], step_id: int) -> None:

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from backhaul.accounts.models import User
 from backhaul.catalog import checklists
@@ -31,6 +31,7 @@ from backhaul.kit.errors import (
 )
 from backhaul.kit.ids import current_request_id, new_id
 from backhaul.kit.jsonable import jsonable
+from backhaul.kit.prepared import Prepared
 from backhaul.processing import (
     certificates,
     chain,
@@ -102,7 +103,7 @@ class Evaluation:
     outcome: Outcome
     evidence: dict[str, Any]
     route: Route | None = None
-    site: Site | None = None
+    site: SiteRef | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     decision: dict[str, Any] | None = None
@@ -149,18 +150,38 @@ def _facts(steps: list[StepRow]) -> list[chain.StepFact]:
     return [chain.StepFact(row.step, row.outcome, row.evidence) for row in steps]
 
 
-def _site_in_scope(ctx: Context, code: str, field_name: str, kinds: set[SiteKind]) -> Site:
-    try:
-        site = catalog.get_site(ctx.session, ctx.actor, code)
-    except NotFound:
-        raise NotFound(f"no site '{code}' that you work at", field=field_name) from None
+@dataclass(frozen=True, slots=True)
+class SiteRef:
+    """A site a step sends the unit to or receives it at."""
+
+    id: int
+    code: str
+    kind: SiteKind
+
+
+# Sites and people a step names are read on the driver (kit/prepared.py), like its unit.
+_SITE_BY_CODE = Prepared(
+    select(Site.id, Site.code, Site.kind).where(Site.code == bindparam("code"))
+)
+
+
+def _site(session: Session, code: str) -> SiteRef | None:
+    rows = _SITE_BY_CODE.rows(session, {"code": code.strip().upper()})
+    return SiteRef(*rows[0]) if rows else None
+
+
+def _site_in_scope(ctx: Context, code: str, field_name: str, kinds: set[SiteKind]) -> SiteRef:
+    ctx.actor.require("catalog.read")
+    site = _site(ctx.session, code)
+    if site is None or not ctx.actor.sees_site(site.id):
+        raise NotFound(f"no site '{code}' that you work at", field=field_name)
     if site.kind not in kinds:
         raise ValidationFailed(f"site {site.code} is a {site.kind.value}", field=field_name)
     return site
 
 
-def _partner_site(session: Session, code: str, field_name: str, kind: SiteKind) -> Site:
-    site = session.scalars(select(Site).where(Site.code == code.upper())).first()
+def _partner_site(session: Session, code: str, field_name: str, kind: SiteKind) -> SiteRef:
+    site = _site(session, code)
     if site is None or site.kind is not kind:
         raise ValidationFailed(f"no {kind.value.replace('_', ' ')} site '{code}'", field=field_name)
     return site
@@ -290,8 +311,23 @@ def _inspect(ctx: Context, data: InspectIn) -> Evaluation:
     return Evaluation(outcome, evidence, photos=attached)
 
 
-# A certificate names a person; their brand and site scopes are not loaded unless asked for.
-_PERSON_ONLY = (lazyload(User.brands), lazyload(User.sites))
+# The people a certificate names: who wiped (by id) and who verified (an active person).
+_PERSON_COLUMNS = (User.username, User.display_name, User.role, User.email)
+_PERSON_BY_ID = Prepared(select(*_PERSON_COLUMNS).where(User.id == bindparam("id")))
+_VERIFIER = Prepared(
+    select(*_PERSON_COLUMNS).where(
+        User.username == bindparam("username"),
+        User.is_service.is_(False),
+        User.is_active.is_(True),
+    )
+)
+
+
+def _person(
+    prepared: Prepared, params: dict[str, Any], session: Session
+) -> certificates.Signatory | None:
+    rows = prepared.rows(session, params)
+    return certificates.Signatory(*rows[0]) if rows else None
 
 
 def _check_account_confirmation(ctx: Context, data: SanitizeIn) -> None:
@@ -360,15 +396,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
                 "the verifier must be another person than the one who wiped the unit",
                 field="verified_by",
             )
-        verifier = ctx.session.scalars(
-            select(User)
-            .options(*_PERSON_ONLY)
-            .where(
-                User.username == data.verified_by,
-                User.is_service.is_(False),
-                User.is_active.is_(True),
-            )
-        ).first()
+        verifier = _person(_VERIFIER, {"username": data.verified_by}, ctx.session)
         if verifier is None:
             raise ValidationFailed(f"no active user '{data.verified_by}'", field="verified_by")
     failures = []
@@ -388,7 +416,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
     evidence["certificate_id"] = certificate_id
     site = _workplace(ctx.unit)
     performer = (
-        ctx.session.get(User, ctx.actor.user_id, options=_PERSON_ONLY)
+        _person(_PERSON_BY_ID, {"id": ctx.actor.user_id}, ctx.session)
         if ctx.actor.user_id
         else None
     )
