@@ -69,6 +69,16 @@ def test_the_certificate_carries_the_nist_sample_fields(world: World) -> None:
     assert set(performer) == {"name", "title", "organization", "location", "contact"}
     assert performer["location"] == "Hub A (HUB-A, US)"
     assert performer["organization"] == "Hub A"
+    # tech_a is an API key: its service user's record names it, its username is the contact
+    assert performer["title"] == "technician" and performer["contact"].startswith("key-")
+    assert content["person_validating"] | {"validated_at": None} == {
+        "name": "Verifier.A",
+        "title": "technician",
+        "organization": "Hub A",
+        "location": "Hub A (HUB-A, US)",
+        "contact": "verifier.a",
+        "validated_at": None,
+    }
     brand = world.call("admin", "GET", "/api/v1/brands/default").json()
     assert content["media"] == {
         "make": brand["name"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from backhaul.catalog.models import Regulated
 from backhaul.processing.states import State
@@ -301,3 +302,42 @@ def test_the_step_paths_reads_on_the_driver_give_what_sqlalchemy_gives(world: Wo
     assert [row.step for row in history][-3:] == ["sanitize", "flash", "test"]
     assert all(row.at.utcoffset() == timedelta(0) for row in history)
     assert history[-1].evidence["measurements"] == GOOD
+
+
+def _refusal(response: Any, status: int, field: str) -> str:
+    assert response.status_code == status, response.text
+    assert response.json()["errors"][0]["field"] == field
+    return str(response.json()["detail"])
+
+
+def test_a_unit_is_received_only_at_a_hub_the_technician_works_at(world: World) -> None:
+    serial = "SPK000007"
+    for step, body in (
+        ("authorize", {"rma": "RMA-7", "reason": "defect.hardware", "resolution": "refund"}),
+        ("ship", {"carrier": "UPS", "tracking_number": f"1Z{serial}"}),
+    ):
+        assert world.step("admin", serial, step, body).status_code == 200
+    other_hub = world.step("tech_a", serial, "receive", {"site": "HUB-B"})
+    assert _refusal(other_hub, 404, "site") == "no site 'HUB-B' that you work at"
+    unknown = world.step("tech_a", serial, "receive", {"site": "NOPE-1"})
+    assert _refusal(unknown, 404, "site") == "no site 'NOPE-1' that you work at"
+    partner = world.step("admin", serial, "receive", {"site": "fix-1"})
+    assert _refusal(partner, 422, "site") == "site FIX-1 is a repair_partner"
+    assert world.unit(serial)["state"] == "in_transit"
+    received = world.step("tech_a", serial, "receive", {"site": " hub-a "})
+    assert received.status_code == 200, received.text
+    assert (received.json()["state"], received.json()["site"]) == ("received", "HUB-A")
+
+
+def test_a_unit_goes_to_repair_only_at_a_repair_partner(world: World) -> None:
+    serial = "SPK000008"
+    to_tested(world, serial, role="tech_a")
+    graded = world.step("tech_a", serial, "grade", {"cosmetic": "B", "functional": "fail"})
+    assert graded.status_code == 200, graded.text
+    decided = world.step("tech_a", serial, "disposition", {})
+    assert decided.json()["decision"]["route"] == "repair", decided.text
+    recycler = world.step("tech_a", serial, "send_to_repair", {"partner": "RCY-1"})
+    assert _refusal(recycler, 422, "partner") == "no repair partner site 'RCY-1'"
+    sent = world.step("tech_a", serial, "send_to_repair", {"partner": "fix-1"})
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["state"], sent.json()["site"]) == ("in_repair", "FIX-1")
