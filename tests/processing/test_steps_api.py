@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from backhaul.catalog.models import Regulated
 from backhaul.processing.states import State
 from tests.processing.conftest import (
@@ -17,6 +19,7 @@ from tests.processing.conftest import (
     SHA_OLD,
     World,
     received,
+    to_flashed,
     to_tested,
 )
 
@@ -341,3 +344,65 @@ def test_a_unit_goes_to_repair_only_at_a_repair_partner(world: World) -> None:
     sent = world.step("tech_a", serial, "send_to_repair", {"partner": "fix-1"})
     assert sent.status_code == 200, sent.text
     assert (sent.json()["state"], sent.json()["site"]) == ("in_repair", "FIX-1")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_measurement_that_is_not_a_finite_number_is_refused_and_the_unit_stays_readable(
+    world: World, literal: str
+) -> None:
+    """Python's JSON reader takes NaN and Infinity; the answer, which must be JSON, could not
+    carry them. Once such a step was committed and then failed to answer, and the unit's page
+    and record failed with it."""
+    to_flashed(world, "SPK000009")
+    before = world.unit("SPK000009")
+    raw = (
+        '{"plan": 1, "rig": "RIG-1", "measurements": '
+        f'{{"speaker_db": {literal}, "wifi_rssi": -48, "mic_ok": true}}}}'
+    )
+    response = world.call(
+        "tech_a",
+        "POST",
+        "/api/v1/units/SPK000009/steps/test",
+        content=raw.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        (
+            "body.measurements.speaker_db",
+            "Value error, must be a finite number (JSON has no NaN or Infinity)",
+        )
+    ]
+    assert world.unit("SPK000009") == before
+
+
+def test_a_test_plan_limit_that_is_not_a_finite_number_is_refused(world: World) -> None:
+    raw = '{"version": 9, "tests": [{"id": "gain", "unit": "dB", "equals": NaN}]}'
+    response = world.call(
+        "admin",
+        "POST",
+        "/api/v1/products/SPK-100/test-plans",
+        content=raw.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.tests.0.equals"
+
+
+def test_a_step_whose_answer_cannot_be_sent_is_not_kept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is rendered before the commit: when it cannot be rendered, the client gets a
+    500 and the step is rolled back, rather than kept behind an error."""
+    from backhaul.processing import service
+
+    received(world, "SPK000010")
+    before = world.unit("SPK000010")
+    real_view = service.unit_view
+    monkeypatch.setattr(
+        service, "unit_view", lambda *args: real_view(*args) | {"broken": float("nan")}
+    )
+    response = world.step("tech_a", "SPK000010", "inspect", INSPECT_OK)
+    assert response.status_code == 500
+    monkeypatch.undo()
+    assert world.unit("SPK000010") == before

@@ -9,25 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.processing.conftest import (
-    FLASH_OK,
     GOOD,
-    INSPECT_OK,
     RIG,
-    SANITIZE_OK,
     TEST_OK,
     World,
     calibration,
-    received,
+    to_flashed,
 )
 
 HUB_A_TODAY = datetime.now(ZoneInfo("America/Chicago")).date()  # HUB-A's time zone
-
-
-def flashed(world: World, serial: str) -> None:
-    received(world, serial)
-    for step, body in (("inspect", INSPECT_OK), ("sanitize", SANITIZE_OK), ("flash", FLASH_OK)):
-        response = world.step("tech_a", serial, step, body)
-        assert response.json()["outcome"] == "pass", response.text
 
 
 def add_rig(
@@ -58,7 +48,7 @@ def refused(world: World, serial: str, rig: str) -> str:
 
 
 def test_a_test_on_a_calibrated_rig_records_the_rig_and_its_calibration(world: World) -> None:
-    flashed(world, "SPK000001")
+    to_flashed(world, "SPK000001")
     response = world.step("tech_a", "SPK000001", "test", TEST_OK)
     assert response.status_code == 200, response.text
     assert (response.json()["outcome"], response.json()["state"]) == ("pass", "tested")
@@ -92,7 +82,7 @@ def test_a_rig_whose_calibration_is_due_today_at_the_site_is_refused(world: Worl
             "certificate_ref": "CAL-124",
         },
     )
-    flashed(world, "SPK000002")
+    to_flashed(world, "SPK000002")
     detail = refused(world, "SPK000002", "RIG-DUE")
     assert detail == (
         f"calibration of RIG-DUE is due on {HUB_A_TODAY.isoformat()} (certificate CAL-123); "
@@ -107,7 +97,7 @@ def test_a_rig_whose_calibration_is_due_today_at_the_site_is_refused(world: Worl
 
 def test_an_overdue_rig_is_refused_until_it_is_recalibrated(world: World) -> None:
     add_rig(world, "RIG-OLD", cal=calibration(days_ago=400, days_left=-35, ref="CAL-OLD"))
-    flashed(world, "SPK000003")
+    to_flashed(world, "SPK000003")
     detail = refused(world, "SPK000003", "RIG-OLD")
     assert "calibration of RIG-OLD was due on" in detail and "(certificate CAL-OLD)" in detail
     path = "/api/v1/sites/HUB-A/rigs/RIG-OLD/calibrations"
@@ -128,7 +118,7 @@ def test_a_calibration_recorded_late_with_an_older_date_does_not_vouch_for_the_r
     path = "/api/v1/sites/HUB-A/rigs/RIG-LATE/calibrations"
     older = calibration(days_ago=400, days_left=-35, ref="CAL-PAPERWORK")
     assert world.call("supervisor", "POST", path, json=older).status_code == 201
-    flashed(world, "SPK000004")
+    to_flashed(world, "SPK000004")
     passed = world.step("tech_a", "SPK000004", "test", TEST_OK | {"rig": "RIG-LATE"})
     assert passed.status_code == 200, passed.text
     vouching = passed.json()["history"][-1]["evidence"]["rig_calibration"]
@@ -152,12 +142,12 @@ def test_unknown_uncalibrated_and_retired_rigs_are_refused(
     add_rig(world, "RIG-OFF", cal=calibration())
     patch = world.call("admin", "PATCH", "/api/v1/sites/HUB-A/rigs/RIG-OFF", json={"active": False})
     assert patch.status_code == 200
-    flashed(world, "SPK000004")
+    to_flashed(world, "SPK000004")
     assert refused(world, "SPK000004", rig) == reason
 
 
 def test_the_rig_is_required(world: World) -> None:
-    flashed(world, "SPK000005")
+    to_flashed(world, "SPK000005")
     response = world.step("tech_a", "SPK000005", "test", {"plan": 1, "measurements": GOOD})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.rig"

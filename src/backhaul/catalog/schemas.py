@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from datetime import date, datetime
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     StrictBool,
     StrictFloat,
@@ -264,7 +266,21 @@ Sha256 = Annotated[
     str, StringConstraints(pattern=r"^[0-9a-f]{64}$", strip_whitespace=True, to_lower=True), ToLower
 ]
 TestId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
-Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=80)]
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number (JSON has no NaN or Infinity)")
+    return value
+
+
+# A measurement or a limit's value. Not NaN or infinity: JSON has no such numbers, yet Python's
+# JSON reader (and so the request body's) takes the literals NaN and Infinity, and the answer,
+# which must be JSON, could not carry them.
+Scalar = Annotated[
+    StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=80)],
+    BeforeValidator(_finite),
+]
 
 
 class FirmwareIn(Input):

@@ -70,11 +70,13 @@ def _respond(
         }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)
+    response = _json(status, body)  # rendered before the commit: a body that cannot be sent
     db.commit(session)  # here, in this thread: the write lock is not held while we respond
-    return _json(status, body)
+    return response
 
 
 def _json(status: int, body: dict[str, Any]) -> JSONResponse:
+    """The answer, rendered to bytes now (by JSONResponse itself)."""
     response = JSONResponse(body, status_code=status)
     if "version" in body:
         response.headers["ETag"] = f'"{body["version"]}"'
