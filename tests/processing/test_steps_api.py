@@ -346,6 +346,12 @@ def test_a_unit_goes_to_repair_only_at_a_repair_partner(world: World) -> None:
     assert (sent.json()["state"], sent.json()["site"]) == ("in_repair", "FIX-1")
 
 
+def _post_json_text(world: World, role: str, path: str, text: str) -> Any:
+    """POST a body as written: what a client may send that no JSON encoder would."""
+    headers = {"content-type": "application/json"}
+    return world.call(role, "POST", path, content=text.encode(), headers=headers)
+
+
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_a_measurement_that_is_not_a_finite_number_is_refused_and_the_unit_stays_readable(
     world: World, literal: str
@@ -359,13 +365,7 @@ def test_a_measurement_that_is_not_a_finite_number_is_refused_and_the_unit_stays
         '{"plan": 1, "rig": "RIG-1", "measurements": '
         f'{{"speaker_db": {literal}, "wifi_rssi": -48, "mic_ok": true}}}}'
     )
-    response = world.call(
-        "tech_a",
-        "POST",
-        "/api/v1/units/SPK000009/steps/test",
-        content=raw.encode(),
-        headers={"content-type": "application/json"},
-    )
+    response = _post_json_text(world, "tech_a", "/api/v1/units/SPK000009/steps/test", raw)
     assert response.status_code == 422, response.text
     assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
         (
@@ -378,13 +378,7 @@ def test_a_measurement_that_is_not_a_finite_number_is_refused_and_the_unit_stays
 
 def test_a_test_plan_limit_that_is_not_a_finite_number_is_refused(world: World) -> None:
     raw = '{"version": 9, "tests": [{"id": "gain", "unit": "dB", "equals": NaN}]}'
-    response = world.call(
-        "admin",
-        "POST",
-        "/api/v1/products/SPK-100/test-plans",
-        content=raw.encode(),
-        headers={"content-type": "application/json"},
-    )
+    response = _post_json_text(world, "admin", "/api/v1/products/SPK-100/test-plans", raw)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "body.tests.0.equals"
 
