@@ -1,7 +1,7 @@
-"""Data access for the unit write path, in SQLAlchemy Core: one query to read a unit with what
-the steps need of its brand, product and site, one for its steps, and a version-checked
-update. This is the hot path of every station, so it avoids the ORM's unit of work (see
-docs/performance.md)."""
+"""Data access for the unit write path: one query to read a unit with what the steps need of its
+brand, product and site, one for its steps, a version-checked update and the step row. This is
+the hot path of every station: SQLAlchemy Core statements, run on the driver
+(kit/prepared.py), without the ORM's unit of work (see docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,8 @@ class UnitState:
     price: Decimal
     currency: str
     import_batch_id: int | None
+    # As read with the unit, for the step's handlers: a step that moves the unit changes
+    # site_id and site above, not these.
     brand_name: str
     brand_device_cloud: str | None  # where the brand's accounts are deactivated, if anywhere
     product_name: str
