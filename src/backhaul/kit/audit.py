@@ -206,9 +206,6 @@ def write(
         "after": jsonable(after),
         "prev_hash": prev_hash,
     }
-    # Round-trip through JSON so the hashed content is exactly what the database will give back.
-    fields["before"] = json.loads(json.dumps(fields["before"]))
-    fields["after"] = json.loads(json.dumps(fields["after"]))
     fields["hash"] = digest = _hash(_record_content(**fields))
     (row_id,) = _INSERT.run(session, fields).fetchone()
     return Appended(row_id, stream, seq, digest)
