@@ -74,27 +74,35 @@ class Runs:
     def rates(self) -> list[float]:
         return [load.rate for load in self.loads]
 
+    def pooled(self) -> Load:
+        """Every round's requests as one load."""
+        return Load(
+            latencies=[t for load in self.loads for t in load.latencies],
+            wall=sum(load.wall for load in self.loads),
+            errors=[e for load in self.loads for e in load.errors],
+            client_cpu=sum(load.client_cpu for load in self.loads),
+            machine_busy=sum(load.machine_busy for load in self.loads),
+        )
+
     def row(self, name: str, rss_mib: float | None) -> dict[str, Any]:
-        steps = sum(len(load.latencies) for load in self.loads)
+        """The table's row: rates and CPU per step as medians of the rounds, the rest pooled."""
+        pooled = self.pooled()
         per_step = [
             cpu / max(1, len(load.latencies))
             for load, cpu in zip(self.loads, self.cpu, strict=True)
         ]
-        wall = sum(load.wall for load in self.loads)
-        busy = sum(load.machine_busy for load in self.loads)
-        client = sum(load.client_cpu for load in self.loads)
-        others = busy - client - (sum(self.cpu) if rss_mib is not None else 0.0)
         return {
             "run": name,
-            "steps": steps,
-            "errors": sum(len(load.errors) for load in self.loads),
-            "wall_s": round(wall, 2),
+            "steps": len(pooled.latencies),
+            "errors": len(pooled.errors),
+            "wall_s": round(pooled.wall, 2),
             "steps_per_s": round(statistics.median(self.rates), 1),
-            **latency_summary([t for load in self.loads for t in load.latencies]),
+            **latency_summary(pooled.latencies),
             "server_cpu_ms_per_step": round(1000 * statistics.median(per_step), 2),
             "server_peak_rss_mib": rss_mib,
-            "client_cpu_s": round(client, 2),
-            "other_processes_cpus": round(max(0.0, others) / wall, 2) if wall else 0.0,
+            "client_cpu_s": round(pooled.client_cpu, 2),
+            # the storage loop runs in this process: no server CPU to set apart
+            "other_processes_cpus": pooled.others_cpus(sum(self.cpu) if rss_mib else 0.0),
         }
 
 
@@ -209,7 +217,7 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
                         storage.add(load, load.wall)
                         framework.add(*_measured(bare, _bare_jobs(serials)))
                 api_rss, floor_rss, bare_rss = (s.rss_mib()[1] for s in (srv, floor_srv, bare))
-        errors = [e for load in api.loads for e in load.errors]
+        errors = api.pooled().errors
         if errors:
             console.print(f"[red]{len(errors)} steps failed[/]: {errors[:3]}")
         result.rows = [
@@ -223,7 +231,7 @@ def run(scale: float = 1.0, keep: Path | None = None) -> Result:
         ]
         share = statistics.median(shares)
         rate = statistics.median(api.rates)
-        p99 = latency_summary([t for load in api.loads for t in load.latencies])["p99_ms"]
+        p99 = result.rows[0]["p99_ms"]
         result.checks = [
             Check(
                 "steps/s through the API (median of rounds)",

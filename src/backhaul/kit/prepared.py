@@ -44,13 +44,15 @@ class _Compiled:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, names: frozenset[str]) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=sorted(names)))
+        self.statement = statement
+        self.dialect = dialect
         self.sql = compiled.string
         self.positional = compiled.positional
         order = compiled.positiontup if compiled.positional else list(compiled.binds)
         assert order is not None
         self.binds: list[tuple[str, Processor]] = []
         self.fixed: dict[str, Any] = {}  # values written into the statement (e.g. LIMIT 1)
-        self.processors: list[Processor] | None = None  # of a SELECT's columns, once known
+        self._row_processors: list[Processor] | None = None
         for name in order:
             bind = compiled.binds[name]
             if name not in names:
@@ -59,14 +61,16 @@ class _Compiled:
                 self.fixed[name] = bind.effective_value
             self.binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
 
-    def row_processors(self, statement: ClauseElement, dialect: Dialect, cursor: Any) -> None:
-        """The column types' result processors, for the driver's types of the columns (PostgreSQL
-        numbers are told apart by them), from the first result."""
-        columns = cast(Select[Any], statement).selected_columns
-        self.processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-            for column, described in zip(columns, cursor.description, strict=True)
-        ]
+    def row_processors(self, cursor: Any) -> list[Processor]:
+        """A SELECT's column types' result processors, for the driver's types of the columns
+        (PostgreSQL numbers are told apart by them): learnt from the first result."""
+        if self._row_processors is None:
+            columns = cast(Select[Any], self.statement).selected_columns
+            self._row_processors = [
+                column.type.dialect_impl(self.dialect).result_processor(self.dialect, described[1])
+                for column, described in zip(columns, cursor.description, strict=True)
+            ]
+        return self._row_processors
 
     def values(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.fixed:
@@ -104,11 +108,7 @@ class Prepared:
         dates, decimals, enums, JSON)."""
         compiled, cursor = self._execute(session, params)
         fetched = cursor.fetchall()
-        processors = compiled.processors
-        if processors is None:
-            compiled.row_processors(self.statement, session.get_bind().dialect, cursor)
-            processors = compiled.processors
-            assert processors is not None
+        processors = compiled.row_processors(cursor)
         if not any(processors):
             return [tuple(row) for row in fetched]
         return [

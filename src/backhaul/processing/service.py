@@ -324,7 +324,7 @@ _VERIFIER = Prepared(
 
 
 def _person(
-    prepared: Prepared, params: dict[str, Any], session: Session
+    session: Session, prepared: Prepared, params: dict[str, Any]
 ) -> certificates.Signatory | None:
     rows = prepared.rows(session, params)
     return certificates.Signatory(*rows[0]) if rows else None
@@ -396,7 +396,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
                 "the verifier must be another person than the one who wiped the unit",
                 field="verified_by",
             )
-        verifier = _person(_VERIFIER, {"username": data.verified_by}, ctx.session)
+        verifier = _person(ctx.session, _VERIFIER, {"username": data.verified_by})
         if verifier is None:
             raise ValidationFailed(f"no active user '{data.verified_by}'", field="verified_by")
     failures = []
@@ -416,7 +416,7 @@ def _sanitize(ctx: Context, data: SanitizeIn) -> Evaluation:
     evidence["certificate_id"] = certificate_id
     site = _workplace(ctx.unit)
     performer = (
-        _person(_PERSON_BY_ID, {"id": ctx.actor.user_id}, ctx.session)
+        _person(ctx.session, _PERSON_BY_ID, {"id": ctx.actor.user_id})
         if ctx.actor.user_id
         else None
     )
