@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backhaul.db import finish, needs_write_lock, open_session, take_write_lock
 from backhaul.kit.errors import DomainError, ValidationFailed
 from backhaul.kit.ids import new_id, request_id_var
+from backhaul.kit.jsonable import json_bytes
 
 T = TypeVar("T")
 log = logging.getLogger("backhaul.http")
@@ -120,6 +121,13 @@ IfMatch = Annotated[int | None, Depends(parse_if_match)]
 def etag(response: Response, version: int) -> None:
     """Tell the client which version it now holds."""
     response.headers["ETag"] = f'"{version}"'
+
+
+class FastJSONResponse(JSONResponse):
+    """A JSON answer rendered by `json_bytes`: the same JSON as `JSONResponse`, faster."""
+
+    def render(self, content: Any) -> bytes:
+        return json_bytes(content)
 
 
 def problem_docs(*described: tuple[int, str]) -> dict[int | str, dict[str, Any]]:

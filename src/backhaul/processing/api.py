@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit import idempotency, signing
-from backhaul.kit.http import DbSession, IfMatch, problem_docs
+from backhaul.kit.http import DbSession, FastJSONResponse, IfMatch, problem_docs
 from backhaul.processing import certificates, lifecycle, reverification, service
 from backhaul.processing.lifecycle import Step
 from backhaul.processing.schemas import QueuedOut, StepResult
@@ -76,8 +76,8 @@ def _respond(
 
 
 def _json(status: int, body: dict[str, Any]) -> JSONResponse:
-    """The answer, rendered to bytes now (by JSONResponse itself)."""
-    response = JSONResponse(body, status_code=status)
+    """The answer, rendered to bytes now (by `json_bytes`)."""
+    response = FastJSONResponse(body, status_code=status)
     if "version" in body:
         response.headers["ETag"] = f'"{body["version"]}"'
     return response
