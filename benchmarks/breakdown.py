@@ -35,24 +35,33 @@ from benchmarks.common import (
 
 WARMUP_UNITS = 20
 UNITS = 60  # measured: 60 units x 8 steps
-HANDLERS = "    the step handlers (rules, catalog reads, certificate)"
-HANDLER_READS = "      of which their reads (sites, releases, plans, rigs, people, photos)"
+HANDLERS = "      the step handlers (rules, catalog reads, certificate)"
+HANDLER_READS = "        of which their reads (sites, releases, plans, rigs, people, photos)"
 # (label, module, attribute) in the table's order; indentation shows nesting. The handlers (a
 # dict of functions) and their reads are wrapped by `_instrument` itself.
 PARTS: list[tuple[str, str | None, str | None]] = [
-    ("the step endpoint's work, in its thread", "backhaul.processing.api", "_respond"),
-    ("  perform_step", "backhaul.processing.service", "perform_step"),
-    ("    the unit's read, with the transaction's begin", "backhaul.processing.store", "load_unit"),
-    ("    its history", "backhaul.processing.store", "load_steps"),
+    (
+        "the step's thread: its transaction, begin to commit",
+        "backhaul.kit.http",
+        "_write_transaction",
+    ),
+    ("  the endpoint's work", "backhaul.processing.api", "_respond"),
+    ("    perform_step", "backhaul.processing.service", "perform_step"),
+    (
+        "      the unit's read, with the transaction's begin",
+        "backhaul.processing.store",
+        "load_unit",
+    ),
+    ("      its history", "backhaul.processing.store", "load_steps"),
     (HANDLERS, None, None),
     (HANDLER_READS, None, None),
-    ("    recording the step", "backhaul.processing.service", "_record"),
-    ("      audit record", "backhaul.kit.audit", "write"),
-    ("      unit update", "backhaul.processing.store", "save"),
-    ("      step row", "backhaul.processing.store", "add_step"),
-    ("      outbox event", "backhaul.kit.outbox", "emit"),
+    ("      recording the step", "backhaul.processing.service", "_record"),
+    ("        audit record", "backhaul.kit.audit", "write"),
+    ("        unit update", "backhaul.processing.store", "save"),
+    ("        step row", "backhaul.processing.store", "add_step"),
+    ("        outbox event", "backhaul.kit.outbox", "emit"),
+    ("    the answer (unit and history as JSON)", "backhaul.processing.api", "_json"),
     ("  the commit", "backhaul.db", "commit"),
-    ("  the answer (unit and history as JSON)", "backhaul.processing.api", "_json"),
 ]
 ORM_METHODS = ("get", "scalars", "scalar")  # a handler's read through the ORM, if any is left
 

@@ -3,8 +3,8 @@
 `create_app()` is the real application (its middleware, error handling and routes), plus one
 route per processing step at `/bench/units/{serial}/steps/{step}` that goes through what a real
 step request goes through before and after the domain: the bearer-token actor, `If-Match`, the
-step's evidence model, the request's transaction (`DbSession`, with SQLite's write lock) and its
-commit, and a JSON answer with an ETag. In between it writes the four rows of `rawsql` on the
+step's evidence model, the transaction in one thread (`run_write`, with SQLite's write lock) and
+its commit, and a JSON answer with an ETag. In between it writes the four rows of `rawsql` on the
 transaction's own connection instead of running the lifecycle rules. What this costs per step
 against the bare endpoint is the price of the plumbing; what the real step costs on top of it is
 the domain (rules, reads of the unit, its history and the catalog, the records it writes).
@@ -19,11 +19,11 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from backhaul import app as backhaul_app
-from backhaul import db
 from backhaul.accounts.deps import CurrentActor
-from backhaul.kit.http import DbSession, IfMatch
+from backhaul.kit.http import FastJSONResponse, IfMatch, run_write
 from benchmarks import rawsql, world
 
 STEPS = [step for step, _ in world.STEPS]
@@ -35,22 +35,23 @@ def _route(router: APIRouter, step: str) -> None:
 
     model = service.STEP_INPUT[Step(step)]
 
-    def endpoint(
+    async def endpoint(
         serial: str,
-        session: DbSession,
         actor: CurrentActor,
         if_match: IfMatch,
         data: Annotated[model, Body()],  # type: ignore[valid-type]
     ) -> JSONResponse:
-        connection = cast(sqlite3.Connection, session.connection().connection.driver_connection)
-        site = min(actor.site_ids) if actor.site_ids else None
-        unit = rawsql.write_rows(
-            connection, serial, step, data.model_dump(mode="json"), actor.username, site
-        )
-        db.commit(session)
-        response = JSONResponse(unit)
-        response.headers["ETag"] = f'"{unit["version"]}"'
-        return response
+        def write(session: Session) -> JSONResponse:
+            connection = cast(sqlite3.Connection, session.connection().connection.driver_connection)
+            site = min(actor.site_ids) if actor.site_ids else None
+            unit = rawsql.write_rows(
+                connection, serial, step, data.model_dump(mode="json"), actor.username, site
+            )
+            response = FastJSONResponse(unit)
+            response.headers["ETag"] = f'"{unit["version"]}"'
+            return response
+
+        return await run_write(write)
 
     router.add_api_route(f"/bench/units/{{serial}}/steps/{step}", endpoint, methods=["POST"])
 

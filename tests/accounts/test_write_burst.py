@@ -53,3 +53,47 @@ def test_more_write_requests_than_threads_all_complete(app: Any, make_token: Tok
     burst.join(timeout=60)
     assert not burst.is_alive(), "the requests deadlocked on the write lock"
     assert statuses == [201] * REQUESTS
+
+
+async def _mixed_burst(app: Any, token: str) -> list[tuple[str, int]]:
+    """Site creations (their transaction takes the write lock on the event loop, then needs a
+    default-pool thread) and steps (`run_write`: the lock is taken in a thread of the writes'
+    own pool) at once, more of each than there are threads."""
+    statuses: list[tuple[str, int]] = []
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://backhaul.test", headers=bearer(token)
+    ) as client:
+        hub = await client.post("/api/v1/sites", json=site_payload())
+        assert hub.status_code == 201, hub.text
+
+        async def create_site(n: int) -> None:
+            payload = site_payload(code=f"HUB-{n:02d}", name=f"Hub {n}")
+            response = await client.post("/api/v1/sites", json=payload)
+            statuses.append(("site", response.status_code))
+
+        async def receive_unknown(n: int) -> None:
+            path = f"/api/v1/units/UNKNOWN-{n:03d}/steps/receive"
+            response = await client.post(path, json={"site": "HUB-A"})
+            statuses.append(("step", response.status_code))
+
+        async with anyio.create_task_group() as group:
+            for n in range(REQUESTS):
+                group.start_soon(create_site, n)
+                group.start_soon(receive_unknown, n)
+    return statuses
+
+
+def test_steps_and_other_writes_in_a_burst_larger_than_every_pool_all_complete(
+    app: Any, make_token: TokenFactory
+) -> None:
+    token = make_token("admin")
+    statuses: list[tuple[str, int]] = []
+    burst = threading.Thread(
+        target=lambda: statuses.extend(anyio.run(_mixed_burst, app, token)), daemon=True
+    )
+    burst.start()
+    burst.join(timeout=60)
+    assert not burst.is_alive(), "the requests deadlocked on the write lock"
+    assert sorted(statuses) == [("site", 201)] * REQUESTS + [("step", 202)] * REQUESTS

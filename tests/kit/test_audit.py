@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from typer.testing import CliRunner
 
 from backhaul.cli import app as cli
@@ -251,12 +252,17 @@ _VALUES = st.recursive(
 )
 
 
+_STATES = st.none() | st.dictionaries(
+    st.one_of(st.text(max_size=6), st.integers(0, 99)), _VALUES, max_size=4
+)
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(before=_VALUES, after=_VALUES)
+@given(before=_STATES, after=_STATES)
 def test_whatever_a_change_records_its_hash_holds_when_read_back(
-    database: str, before: object, after: object
+    database: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> None:
     """The record's hash is computed from the values as written; `audit verify` recomputes it
     from the values the database gives back. They must agree for any domain value a change may
@@ -268,3 +274,14 @@ def test_whatever_a_change_records_its_hash_holds_when_read_back(
     with session_scope(write=False) as session:
         read_back = session.get_one(AuditRecord, written.id)
         assert audit.record_hash(read_back) == written.hash, (before, after, read_back.after)
+
+
+@pytest.mark.parametrize("bare", [0.0, 2, "draft", ["a"]])
+def test_a_record_of_anything_but_fields_is_refused(database: str, bare: object) -> None:
+    """A bare `0.0` would come back from SQLite as `0`, and the record's hash would not hold."""
+    count = select(func.count()).select_from(AuditRecord)
+    with session_scope() as session:
+        records = session.scalar(count)
+        with pytest.raises(TypeError, match="after is the object's fields"):
+            audit.write(session, cli_actor("pytest"), "thing.changed", "thing", "T-1", None, bare)  # type: ignore[arg-type]
+        assert session.scalar(count) == records

@@ -174,8 +174,8 @@ def write(
     action: str,
     object_type: str,
     object_id: str,
-    before: Any = None,
-    after: Any = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     *,
     stream: str | None = None,
 ) -> Appended:
@@ -185,7 +185,17 @@ def write(
     driver (the unit of work's bookkeeping for an object nobody changes again cost more than
     the INSERT itself; see kit/prepared.py for the driver).
     The caller's pending ORM changes are flushed first, as the autoflush of an ORM query did.
+
+    `before` and `after` are the object's state as field names and values, or None. Nothing
+    else is taken: SQLite keeps a bare JSON number as a number (`0.0` comes back as `0`), and
+    the record's hash would then not hold for what the database gives back.
     """
+    for name, value in (("before", before), ("after", after)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(
+                f"an audit record's {name} is the object's fields (a dict) or None, "
+                f"not {type(value).__name__}"
+            )
     stream = stream or f"{object_type}:{object_id}"
     if session.autoflush:
         session.flush()

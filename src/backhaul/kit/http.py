@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backhaul.db import finish, needs_write_lock, open_session, take_write_lock
+from backhaul.db import finish, needs_write_lock, open_session, session_scope, take_write_lock
 from backhaul.kit.errors import DomainError, ValidationFailed
 from backhaul.kit.ids import new_id, request_id_var
 from backhaul.kit.jsonable import json_bytes
@@ -67,13 +67,17 @@ _ENDINGS = ThreadPool(4)
 # Hot reads run here: eight lookups at once in eight threads cost 1.2 ms of CPU each instead of
 # 0.7, the threads fighting for the GIL; two keep the core busy without that.
 _READS = ThreadPool(2)
+# Steps run here, each from its first statement to its commit in one thread (`run_write`). On
+# SQLite one works while the others wait for the write lock; on PostgreSQL they overlap.
+_WRITES = ThreadPool(4)
 
 
 async def _db_session(request: Request) -> AsyncIterator[Session]:
     """The request's transaction. Opening a session touches nothing, so it is done on the event
     loop; the commit (or rollback) runs in the thread pool, shielded from cancellation so a
-    client that hangs up never leaves a transaction, or SQLite's write lock, behind. Steps commit
-    in their own thread (`db.commit`), which leaves nothing to do here."""
+    client that hangs up never leaves a transaction, or SQLite's write lock, behind. Work that
+    commits in its own thread (`db.commit`, as the unit lookup does) leaves nothing to do here.
+    Steps do not use it: see `run_write`."""
     session = open_session(write=request.method not in SAFE_METHODS)
     try:
         if needs_write_lock(session) and not take_write_lock(session, blocking=False):
@@ -99,6 +103,21 @@ async def run_read(read: Callable[[], T]) -> T:
     """Run a read-only piece of work (it must not write: writers would queue behind it for
     the write lock) in the reads' own small thread pool."""
     return await _READS.run(read)
+
+
+def _write_transaction(work: Callable[[Session], T]) -> T:
+    with session_scope() as session:
+        return work(session)
+
+
+async def run_write(work: Callable[[Session], T]) -> T:
+    """Run a write that is one piece of work, in one thread: its transaction begins (on SQLite
+    waiting there for the write lock), runs `work`, and commits or rolls back in that thread.
+    A step costs one thread trip this way, where `DbSession` adds a dependency to solve and,
+    while the lock is busy, a trip to wait for it. No thread waits in a cycle: this pool's
+    threads wait for nothing but the lock, and a request holding the lock (taken on the event
+    loop by `DbSession`) waits only for threads of the default pool."""
+    return await _WRITES.run(_write_transaction, work)
 
 
 async def parse_if_match(

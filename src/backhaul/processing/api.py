@@ -10,10 +10,9 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from backhaul import db
 from backhaul.accounts.deps import CurrentActor
 from backhaul.kit import idempotency, signing
-from backhaul.kit.http import DbSession, FastJSONResponse, IfMatch, problem_docs
+from backhaul.kit.http import DbSession, FastJSONResponse, IfMatch, problem_docs, run_write
 from backhaul.processing import certificates, lifecycle, reverification, service
 from backhaul.processing.lifecycle import Step
 from backhaul.processing.schemas import QueuedOut, StepResult
@@ -70,9 +69,7 @@ def _respond(
         }
     if key is not None:
         idempotency.remember(session, actor, key, fingerprint, status, body)
-    response = _json(status, body)  # rendered before the commit: a body that cannot be sent
-    db.commit(session)  # here, in this thread: the write lock is not held while we respond
-    return response
+    return _json(status, body)  # rendered before the commit: a body that cannot be sent stops it
 
 
 def _json(status: int, body: dict[str, Any]) -> JSONResponse:
@@ -91,29 +88,35 @@ def _register(step: Step) -> None:
 
     if optional_body:  # e.g. `disposition {}`: the body may be left out
 
-        def endpoint(
+        async def endpoint(
             serial: str,
             request: Request,
-            session: DbSession,
             actor: CurrentActor,
             if_match: IfMatch,
             idempotency_key: IdempotencyKey = None,
             data: Annotated[model, Body()] = model(),  # type: ignore[valid-type]
         ) -> JSONResponse:
-            return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
+            return await run_write(
+                lambda session: _respond(
+                    session, actor, request, serial, step, data, if_match, idempotency_key
+                )
+            )
 
     else:
 
-        def endpoint(  # type: ignore[misc]
+        async def endpoint(  # type: ignore[misc]
             serial: str,
             request: Request,
-            session: DbSession,
             actor: CurrentActor,
             if_match: IfMatch,
             data: Annotated[model, Body()],  # type: ignore[valid-type]
             idempotency_key: IdempotencyKey = None,
         ) -> JSONResponse:
-            return _respond(session, actor, request, serial, step, data, if_match, idempotency_key)
+            return await run_write(
+                lambda session: _respond(
+                    session, actor, request, serial, step, data, if_match, idempotency_key
+                )
+            )
 
     responses = dict(_ERRORS)
     if step is Step.receive:
