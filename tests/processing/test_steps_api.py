@@ -400,3 +400,20 @@ def test_a_step_whose_answer_cannot_be_sent_is_not_kept(
     assert response.status_code == 500
     monkeypatch.undo()
     assert world.unit("SPK000010") == before
+
+
+def test_a_steps_records_carry_its_request_id(world: World) -> None:
+    """The step runs in a thread of its own pool (`run_write`); what it records still names
+    the request it came from."""
+    received(world, "SPK000011")
+    response = world.step(
+        "tech_a", "SPK000011", "inspect", INSPECT_OK, headers={"X-Request-ID": "trace-step-7"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == "trace-step-7"
+    trail = world.call(
+        "admin", "GET", "/api/v1/audit", params={"object_type": "unit", "object_id": "SPK000011"}
+    )
+    assert trail.status_code == 200, trail.text
+    last = trail.json()[-1]
+    assert (last["action"], last["request_id"]) == ("unit.inspect", "trace-step-7")
