@@ -45,6 +45,7 @@ test: lint typecheck test-sqlite test-postgres
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	scripts/with-postgres $(BIN)/python -m benchmarks steps-postgres
 
 docs: $(STAMP)
 	$(BIN)/backhaul lifecycle --markdown > docs/lifecycle.md

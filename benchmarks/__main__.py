@@ -1,9 +1,11 @@
 """`python -m benchmarks [steps|import|lookup|breakdown ...]`: run the benchmarks (all by
-default)."""
+default). `scripts/with-postgres python -m benchmarks steps-postgres` runs the steps on
+PostgreSQL."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -17,11 +19,18 @@ from benchmarks.common import Check, Result, console, report
 TARGET_RSS_MIB = 300.0  # the target says 300 MB; MiB is the stricter reading
 
 NAMES = ("steps", "import", "lookup", "breakdown")
+# Run only when named, under `scripts/with-postgres` (which exports the database's URL).
+ON_POSTGRES = ("steps-postgres",)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"any of {', '.join(NAMES + ON_POSTGRES)} (default: all but {ON_POSTGRES[0]})",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="shrink or grow every size")
     parser.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     parser.add_argument(
@@ -44,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     common.client_kind = args.client
     names = args.names or list(NAMES)
     for name in names:
-        if name not in NAMES:
-            parser.error(f"unknown benchmark {name!r}: choose from {', '.join(NAMES)}")
+        if name not in NAMES + ON_POSTGRES:
+            choices = ", ".join(NAMES + ON_POSTGRES)
+            parser.error(f"unknown benchmark {name!r}: choose from {choices}")
+        if name in ON_POSTGRES and not os.environ.get("BACKHAUL_TEST_DATABASE_URL"):
+            parser.error(
+                f"{name} needs an empty PostgreSQL database: "
+                f"run it as scripts/with-postgres python -m benchmarks {name}"
+            )
     from benchmarks import breakdown, imports, lookup, steps
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -58,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.scale, root / "lookup", root / "import" / "service" / "backhaul.db"
             ),
             "breakdown": lambda: breakdown.run(args.scale, root / "breakdown"),
+            "steps-postgres": lambda: _on_postgres(steps.run, args.scale, root / "steps-pg"),
         }
         results: dict[str, dict[str, Any]] = {}
         for name in names:
@@ -72,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             console.rule("peak memory of the server")
             report(memory(results))
     return 0
+
+
+def _on_postgres(run: Callable[[float, Path], Result], scale: float, keep: Path) -> Result:
+    common.postgres_url = os.environ["BACKHAUL_TEST_DATABASE_URL"]
+    try:
+        return run(scale, keep)
+    finally:
+        common.postgres_url = None
 
 
 def memory(results: dict[str, dict[str, Any]]) -> Result:

@@ -1,19 +1,19 @@
 """The framework limit: a bare FastAPI endpoint that writes one step's rows with plain SQL.
 
 No authentication, no evidence model, no ORM: a JSON body in, the four rows of `rawsql`
-written in one BEGIN IMMEDIATE transaction, a small JSON answer out. Served by uvicorn with one
-worker, like Backhaul; writers are serialised by one in-process lock (as Backhaul's
-session_scope does, see shared/FIELD-NOTES.md), each threadpool thread has its own connection.
+written in one transaction (BEGIN IMMEDIATE on SQLite), a small JSON answer out. Served by
+uvicorn with one worker, like Backhaul; on SQLite writers are serialised by one in-process lock
+(as Backhaul's session_scope does, see shared/FIELD-NOTES.md); each threadpool thread has its
+own connection.
 
     uvicorn benchmarks.bare_app:create_app --factory
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sqlite3
 import threading
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
@@ -21,24 +21,20 @@ from fastapi import Body, FastAPI
 from benchmarks import rawsql
 
 
-def _database_path() -> Path:
-    url = os.environ["BACKHAUL_DATABASE_URL"]
-    return Path(url.removeprefix("sqlite:///"))
-
-
 def create_app() -> FastAPI:
-    path = _database_path()
+    url = os.environ["BACKHAUL_DATABASE_URL"]
     local = threading.local()
-    write_lock = threading.Lock()
-    setup = rawsql.connect(path)
+    # SQLite has one writer at a time; PostgreSQL's transactions run side by side.
+    write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
+    setup = rawsql.connect(url)
     hub = rawsql.site_id(setup, "HUB-A")
     setup.close()
     app = FastAPI(title="bare step endpoint")
 
-    def connection() -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(local, "db", None)
+    def connection() -> rawsql.Connection:
+        db: rawsql.Connection | None = getattr(local, "db", None)
         if db is None:
-            db = local.db = rawsql.connect(path)
+            db = local.db = rawsql.connect(url)
         return db
 
     @app.get("/healthz")

@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
 console = Console(stderr=True)
 profile_dir: Path | None = None  # set by `--profile DIR`: py-spy samples the measured runs
+# Set by the `steps-postgres` benchmark: Backhaul and the references run on this PostgreSQL
+# database (an empty one, as `scripts/with-postgres` makes) instead of a SQLite file.
+postgres_url: str | None = None
 out = Console(width=None if sys.stdout.isatty() else 180)
 
 
@@ -219,10 +222,16 @@ def backhaul_exe() -> str:
     return str(beside) if beside.exists() else (shutil.which("backhaul") or "backhaul")
 
 
+def database_url(workdir: Path) -> str:
+    """The database the benchmark runs on: `postgres_url` when set, else the SQLite file in
+    `workdir`."""
+    return postgres_url or f"sqlite:///{workdir / 'backhaul.db'}"
+
+
 def env_for(workdir: Path) -> dict[str, str]:
-    """Environment that points Backhaul at the SQLite file and keys in `workdir`."""
+    """Environment that points Backhaul at the benchmark's database and the keys in `workdir`."""
     env = dict(os.environ)
-    env["BACKHAUL_DATABASE_URL"] = f"sqlite:///{workdir / 'backhaul.db'}"
+    env["BACKHAUL_DATABASE_URL"] = database_url(workdir)
     env["BACKHAUL_KEYS_DIR"] = str(workdir / "keys")
     env["BACKHAUL_SECRET_KEY"] = "bench-secret"
     # Every unit runs to `available`: a wipe drawn for re-verification would hold its unit.

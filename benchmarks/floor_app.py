@@ -14,7 +14,6 @@ the domain (rules, reads of the unit, its history and the catalog, the records i
 No `from __future__ import annotations`: FastAPI must see each route's real evidence model.
 """
 
-import sqlite3
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, FastAPI
@@ -42,7 +41,8 @@ def _route(router: APIRouter, step: str) -> None:
         data: Annotated[model, Body()],  # type: ignore[valid-type]
     ) -> JSONResponse:
         def write(session: Session) -> JSONResponse:
-            connection = cast(sqlite3.Connection, session.connection().connection.driver_connection)
+            driver = session.connection().connection.driver_connection
+            connection = cast(rawsql.Connection, driver)
             site = min(actor.site_ids) if actor.site_ids else None
             unit = rawsql.write_rows(
                 connection, serial, step, data.model_dump(mode="json"), actor.username, site

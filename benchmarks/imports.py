@@ -120,14 +120,14 @@ def service_import(workdir: Path, rows: list[dict[str, Any]]) -> Timed:
 def raw_import(source: Path, target: Path) -> Timed:
     """executemany the rows the service stored (read back from `source`) into `target`."""
     names = ", ".join(COLUMNS)
-    reader = rawsql.connect(source)
+    reader = rawsql.connect(f"sqlite:///{source}")
     stored = reader.execute(f"SELECT {names} FROM units ORDER BY id").fetchall()
     batch = reader.execute(
         "SELECT id, source, rows_sha256, added, duplicates, rejected, actor_name, created_at"
         " FROM import_batches"
     ).fetchall()
     reader.close()
-    db = rawsql.connect(target)
+    db = rawsql.connect(f"sqlite:///{target}")
     placeholders = ", ".join("?" for _ in COLUMNS)
     busy, cpu, started = machine_busy_seconds(), time.process_time(), time.perf_counter()
     db.execute("BEGIN IMMEDIATE")
