@@ -291,20 +291,12 @@ _RELEASE_COLUMNS = (
     FirmwareRelease.size,
     FirmwareRelease.status,
 )
-_RELEASE_BY_VERSION = Prepared(
-    select(*_RELEASE_COLUMNS).where(
-        FirmwareRelease.product_id == bindparam("product_id"),
-        FirmwareRelease.version == bindparam("version"),
-    )
+_CURRENT_FIRMWARE_ROW = select(FirmwareRelease).where(
+    FirmwareRelease.product_id == bindparam("product_id"),
+    FirmwareRelease.status == ReleaseStatus.current,
 )
-_CURRENT_RELEASE = Prepared(
-    select(*_RELEASE_COLUMNS)
-    .where(
-        FirmwareRelease.product_id == bindparam("product_id"),
-        FirmwareRelease.status == ReleaseStatus.current,
-    )
-    .limit(1)
-)
+_RELEASE_BY_VERSION = Prepared(_FIRMWARE_BY_VERSION.with_only_columns(*_RELEASE_COLUMNS))
+_CURRENT_RELEASE = Prepared(_CURRENT_FIRMWARE_ROW.with_only_columns(*_RELEASE_COLUMNS).limit(1))
 
 
 def _release(rows: list[tuple[Any, ...]]) -> ReleaseFacts | None:
@@ -321,12 +313,6 @@ def firmware_release(session: Session, product_id: int, version: str) -> Release
 def current_firmware(session: Session, product_id: int) -> ReleaseFacts | None:
     """The product's current release, if it has one."""
     return _release(_CURRENT_RELEASE.rows(session, {"product_id": product_id}))
-
-
-_CURRENT_FIRMWARE_ROW = select(FirmwareRelease).where(
-    FirmwareRelease.product_id == bindparam("product_id"),
-    FirmwareRelease.status == ReleaseStatus.current,
-)
 
 
 def _demote_current(session: Session, actor: Actor, product_id: int, keep: int | None) -> None:
@@ -625,12 +611,7 @@ _CHECKLIST_COLUMNS = (
     InspectionChecklist.photos_required,
     InspectionChecklist.cosmetic_criteria,
 )
-_CURRENT_CHECKLIST = Prepared(
-    select(*_CHECKLIST_COLUMNS)
-    .where(InspectionChecklist.product_id == bindparam("product_id"))
-    .order_by(InspectionChecklist.version.desc())
-    .limit(1)
-)
+_CURRENT_CHECKLIST = Prepared(_NEWEST_CHECKLIST.with_only_columns(*_CHECKLIST_COLUMNS))
 
 
 def _as_checklist(session: Session, product_id: int, row: tuple[Any, ...] | None) -> Checklist:
@@ -729,10 +710,12 @@ def rig_calibrations(session: Session, rig: TestRig) -> list[RigCalibration]:
     )
 
 
+# A rig's current calibration: the newest calibration date (the newest record among equals).
+_NEWEST_CALIBRATION_FIRST = (RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
 _LATEST_CALIBRATION = (
     select(RigCalibration)
     .where(RigCalibration.rig_id == bindparam("rig_id"))
-    .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+    .order_by(*_NEWEST_CALIBRATION_FIRST)
     .limit(1)
 )
 
@@ -874,7 +857,7 @@ class RigForTest:
 _LATEST_CALIBRATION_ID = (
     select(RigCalibration.id)
     .where(RigCalibration.rig_id == TestRig.id)
-    .order_by(RigCalibration.calibrated_on.desc(), RigCalibration.id.desc())
+    .order_by(*_NEWEST_CALIBRATION_FIRST)
     .limit(1)
     .correlate(TestRig)
     .scalar_subquery()

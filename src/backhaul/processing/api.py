@@ -72,6 +72,21 @@ def _respond(
     return _json(status, body)  # rendered before the commit: a body that cannot be sent stops it
 
 
+async def _perform(
+    actor: Any,
+    request: Request,
+    serial: str,
+    step: Step,
+    data: BaseModel,
+    if_match: int | None,
+    key: str | None,
+) -> JSONResponse:
+    """The step in a transaction of its own, in one thread (`run_write`)."""
+    return await run_write(
+        lambda session: _respond(session, actor, request, serial, step, data, if_match, key)
+    )
+
+
 def _json(status: int, body: dict[str, Any]) -> JSONResponse:
     """The answer, rendered to bytes now (by `json_bytes`)."""
     response = FastJSONResponse(body, status_code=status)
@@ -96,11 +111,7 @@ def _register(step: Step) -> None:
             idempotency_key: IdempotencyKey = None,
             data: Annotated[model, Body()] = model(),  # type: ignore[valid-type]
         ) -> JSONResponse:
-            return await run_write(
-                lambda session: _respond(
-                    session, actor, request, serial, step, data, if_match, idempotency_key
-                )
-            )
+            return await _perform(actor, request, serial, step, data, if_match, idempotency_key)
 
     else:
 
@@ -112,11 +123,7 @@ def _register(step: Step) -> None:
             data: Annotated[model, Body()],  # type: ignore[valid-type]
             idempotency_key: IdempotencyKey = None,
         ) -> JSONResponse:
-            return await run_write(
-                lambda session: _respond(
-                    session, actor, request, serial, step, data, if_match, idempotency_key
-                )
-            )
+            return await _perform(actor, request, serial, step, data, if_match, idempotency_key)
 
     responses = dict(_ERRORS)
     if step is Step.receive:
